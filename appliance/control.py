@@ -1,0 +1,70 @@
+"""What the rest of the appliance may ask of the voice pipeline.
+
+Buttons, MQTT and skills talk to the pipeline only through :class:`Controller`; tests can pass
+their own recording implementation. The pipeline in ``appliance.pipeline`` is the real one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from appliance.events import EventBus, State
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """A recognised intent: its name, slot values and how sure the engine is (0-1)."""
+
+    name: str
+    slots: dict[str, Any] = field(default_factory=dict)
+    confidence: float = 1.0
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What to say back. ``follow_up``: listen again once, without the wake word."""
+
+    text: str
+    follow_up: bool = False
+
+
+class IntentHandler(Protocol):
+    """Handles a recognised intent, or returns None to let the next handler try."""
+
+    async def handle(self, recognition: Recognition, session_id: str) -> Reply | None: ...
+
+
+class Controller(Protocol):
+    events: EventBus
+
+    @property
+    def state(self) -> State: ...
+
+    @property
+    def volume(self) -> int: ...
+
+    @property
+    def muted(self) -> bool: ...
+
+    def start_listening(self, source: str = "button") -> None:
+        """Start a command without the wake word (talk button, MQTT)."""
+
+    def stop(self) -> None:
+        """Stop whatever is going on (speech, listening, ringing) and go idle."""
+
+    def set_muted(self, muted: bool) -> None:
+        """Muted: the microphone is not processed at all."""
+
+    def set_volume(self, volume: int) -> None:
+        """0-100, clamped."""
+
+    def set_wake_enabled(self, enabled: bool) -> None:
+        """Hotword detection on/off (Hermes toggleOn/toggleOff) without muting."""
+
+    async def say(self, text: str) -> None:
+        """Speak ``text`` (an announcement); returns when it has been played or cancelled."""
+
+    def add_intent_handler(self, handler: IntentHandler) -> None:
+        """Handlers are tried in the order added, after the built-in skills."""

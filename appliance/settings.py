@@ -1,0 +1,273 @@
+"""Configuration: frozen, validated settings per subsystem, loaded once at start-up.
+
+Every default lives in ``config/default.toml`` (shipped inside the package); a user's TOML file
+(``/etc/appliance/config.toml`` or ``--config FILE``) holds only the keys they change. Both are
+merged, then checked here against the dataclasses below: an unknown key, a wrong type or a value out
+of range is a :class:`ConfigError` that names the key path and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, TypeVar
+
+from appliance.errors import ConfigError
+
+SYSTEM_CONFIG = Path("/etc/appliance/config.toml")
+
+T = TypeVar("T")
+
+
+def rng(lo: float | None = None, hi: float | None = None, *, choices: tuple[str, ...] = ()) -> Any:
+    """A dataclass field with no default (defaults live in the TOML) and its allowed values."""
+    return field(metadata={"min": lo, "max": hi, "choices": choices})
+
+
+@dataclass(frozen=True)
+class AudioInputSettings:
+    device: str = rng()
+    command: tuple[str, ...] = rng()
+    retry_initial_s: float = rng(0.1, 60)
+    retry_max_s: float = rng(1, 3600)
+
+
+@dataclass(frozen=True)
+class AudioOutputSettings:
+    device: str = rng()
+    command: tuple[str, ...] = rng()
+    rate_hz: int = rng(0, 192000)
+    volume: int = rng(0, 100)
+
+
+@dataclass(frozen=True)
+class AudioSettings:
+    input: AudioInputSettings = rng()
+    output: AudioOutputSettings = rng()
+
+
+@dataclass(frozen=True)
+class WakeModelSettings:
+    model: str = rng()
+    threshold: float = rng(0.01, 0.99)
+
+
+@dataclass(frozen=True)
+class WakeSettings:
+    engine: str = rng(choices=("pyopen-wakeword", "openwakeword"))
+    models: tuple[WakeModelSettings, ...] = rng()
+    refractory_s: float = rng(0, 30)
+    trigger_frames: int = rng(1, 10)
+
+
+@dataclass(frozen=True)
+class ListenSettings:
+    vad_threshold: float = rng(0.05, 0.95)
+    preroll_s: float = rng(0, 2)
+    end_silence_s: float = rng(0.1, 5)
+    min_speech_s: float = rng(0, 5)
+    no_speech_timeout_s: float = rng(0.5, 30)
+    max_listen_s: float = rng(1, 60)
+    chime: bool = rng()
+
+
+@dataclass(frozen=True)
+class SttSettings:
+    model: str = rng()
+    language: str = rng()
+    threads: int = rng(1, 16)
+    beam_size: int = rng(1, 10)
+    compute_type: str = rng(choices=("int8", "int8_float32", "float32"))
+
+
+@dataclass(frozen=True)
+class TtsSettings:
+    voice: str = rng()
+    threads: int = rng(1, 16)
+    length_scale: float = rng(0.3, 3)
+
+
+@dataclass(frozen=True)
+class IntentSettings:
+    language: str = rng()
+    sentences_dirs: tuple[str, ...] = rng()
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    name: str = rng()
+    thinking_timeout_s: float = rng(1, 120)
+    speaking_timeout_s: float = rng(1, 600)
+    error_retry_s: float = rng(0.5, 600)
+
+
+@dataclass(frozen=True)
+class LoggingSettings:
+    level: str = rng(choices=("debug", "info", "warning", "error"))
+
+
+@dataclass(frozen=True)
+class Settings:
+    audio: AudioSettings = rng()
+    wake: WakeSettings = rng()
+    listen: ListenSettings = rng()
+    stt: SttSettings = rng()
+    tts: TtsSettings = rng()
+    intent: IntentSettings = rng()
+    pipeline: PipelineSettings = rng()
+    logging: LoggingSettings = rng()
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading
+
+
+def defaults_dir() -> Path:
+    """The packaged ``config/`` directory (inside the wheel, or the source tree when editable)."""
+    packaged = resources.files("appliance").joinpath("_defaults")
+    if packaged.is_dir():
+        return Path(str(packaged))
+    return Path(__file__).resolve().parent.parent / "config"
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """Parse a TOML file; a syntax error names the file and the line."""
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError as err:
+        raise ConfigError(
+            f"config file {path} does not exist",
+            fix="create it, or pass the right path with --config",
+        ) from err
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: {err}", fix="correct the TOML syntax at that line") from err
+
+
+def merge(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """Deep-merge ``over`` onto ``base``: tables merge, everything else (lists too) replaces."""
+    out = dict(base)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def user_config_path(explicit: Path | None) -> Path | None:
+    """``--config FILE`` if given, else the system file when it exists, else nothing."""
+    if explicit is not None:
+        return explicit
+    return SYSTEM_CONFIG if SYSTEM_CONFIG.is_file() else None
+
+
+def load_settings(
+    config_file: Path | None = None, overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Defaults, then the user's file, then ``overrides``; validated into :class:`Settings`."""
+    data = read_toml(defaults_dir() / "default.toml")
+    if config_file is not None:
+        user = read_toml(config_file)
+        check_known_keys(user, Settings, "", source=str(config_file))
+        data = merge(data, user)
+    if overrides:
+        data = merge(data, overrides)
+    return parse(Settings, data)
+
+
+def check_known_keys(data: Mapping[str, Any], cls: type[Any], path: str, *, source: str) -> None:
+    """Reject keys that no settings field has (checked before merging, to blame the user file)."""
+    hints = typing.get_type_hints(cls)
+    for key, value in data.items():
+        key_path = f"{path}{key}"
+        if key not in hints:
+            raise _unknown_key(key_path, cls, source)
+        inner = hints[key]
+        if isinstance(value, Mapping) and dataclasses.is_dataclass(inner):
+            check_known_keys(value, inner, key_path + ".", source=source)
+
+
+def _unknown_key(key_path: str, cls: type[Any], source: str) -> ConfigError:
+    known = ", ".join(f.name for f in dataclasses.fields(cls))
+    return ConfigError(
+        f"{source}: unknown key '{key_path}'",
+        fix=f"remove it or use one of: {known}",
+        key=key_path,
+    )
+
+
+def parse(cls: type[T], data: Any, path: str = "") -> T:
+    """Build the frozen dataclass ``cls`` from plain TOML data, checking every value."""
+    if not isinstance(data, Mapping):
+        raise _type_error(path or "(top level)", "a table", data)
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for key in data:
+        if key not in names:
+            raise _unknown_key(f"{path}{key}", cls, "config")
+    values: dict[str, Any] = {}
+    for fld in dataclasses.fields(cls):  # type: ignore[arg-type]
+        key_path = f"{path}{fld.name}"
+        if fld.name not in data:
+            raise ConfigError(
+                f"config: missing key '{key_path}'",
+                fix="add it (config/default.toml lists every key with its default)",
+                key=key_path,
+            )
+        values[fld.name] = _convert(hints[fld.name], data[fld.name], key_path, fld.metadata)
+    return cls(**values)
+
+
+def _convert(tp: Any, value: Any, path: str, meta: Mapping[str, Any]) -> Any:
+    origin = typing.get_origin(tp)
+    if dataclasses.is_dataclass(tp):
+        return parse(tp, value, path + ".")  # type: ignore[type-var]
+    if origin in (types.UnionType, typing.Union):
+        if value is None or value == "":
+            return None
+        (inner,) = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _convert(inner, value, path, meta)
+    if origin is tuple:
+        if not isinstance(value, list):
+            raise _type_error(path, "a list", value)
+        inner = typing.get_args(tp)[0]
+        return tuple(_convert(inner, v, f"{path}[{i}]", meta) for i, v in enumerate(value))
+    return _check_scalar(tp, value, path, meta)
+
+
+_TYPE_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+
+
+def _check_scalar(tp: Any, value: Any, path: str, meta: Mapping[str, Any]) -> Any:
+    if tp is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, tp) or (tp is not bool and isinstance(value, bool)):
+        raise _type_error(path, _TYPE_NAMES.get(tp, str(tp)), value)
+    lo, hi, choices = meta.get("min"), meta.get("max"), meta.get("choices", ())
+    if choices and value not in choices:
+        raise _value_error(path, value, "one of " + ", ".join(repr(c) for c in choices))
+    if lo is not None and hi is not None and not lo <= value <= hi:
+        raise _value_error(path, value, f"a value from {lo} to {hi}")
+    return value
+
+
+def _type_error(path: str, expected: str, value: Any) -> ConfigError:
+    return ConfigError(
+        f"config: '{path}' must be {expected}, not {type(value).__name__} {value!r}",
+        fix=f"set '{path}' to {expected}",
+        key=path,
+    )
+
+
+def _value_error(path: str, value: Any, allowed: str) -> ConfigError:
+    return ConfigError(
+        f"config: '{path}' = {value!r} is not allowed", fix=f"set '{path}' to {allowed}",
+        key=path,
+    )
