@@ -71,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    setup_logging(args.debug)
+    setup_logging(args.debug, "warning")  # `run` raises it to logging.level
     try:
         code: int = args.func(args)
     except ApplianceError as err:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 class ApplianceError(Exception):
-    """Base error. ``code`` is stable (logs, MQTT, doctor); ``message`` and ``fix`` are for people."""
+    """Base error: a stable ``code`` (logs, MQTT, doctor); ``message`` and ``fix`` for people."""
 
     code = "error"
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -32,7 +33,9 @@ class State(StrEnum):
 
 @dataclass(frozen=True)
 class Event:
-    """Base class of every event."""
+    """Base class of every event; ``at`` is when it happened (monotonic seconds)."""
+
+    at: float = field(default_factory=time.monotonic, kw_only=True, compare=False)
 
 
 @dataclass(frozen=True)

@@ -13,21 +13,20 @@ import tomllib
 import types
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
 from appliance.errors import ConfigError
+from appliance.fields import rng
+from appliance.hardware.config import HardwareSettings
+from appliance.mqtt.settings import MqttSettings
+from appliance.system.debug import DebugSettings
 
 SYSTEM_CONFIG = Path("/etc/appliance/config.toml")
 
 T = TypeVar("T")
-
-
-def rng(lo: float | None = None, hi: float | None = None, *, choices: tuple[str, ...] = ()) -> Any:
-    """A dataclass field with no default (defaults live in the TOML) and its allowed values."""
-    return field(metadata={"min": lo, "max": hi, "choices": choices})
 
 
 @dataclass(frozen=True)
@@ -122,6 +121,9 @@ class Settings:
     intent: IntentSettings = rng()
     pipeline: PipelineSettings = rng()
     logging: LoggingSettings = rng()
+    mqtt: MqttSettings = rng()
+    debug: DebugSettings = rng()
+    hardware: HardwareSettings = rng()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -190,7 +192,8 @@ def check_known_keys(data: Mapping[str, Any], cls: type[Any], path: str, *, sour
         if key not in hints:
             raise _unknown_key(key_path, cls, source)
         inner = hints[key]
-        if isinstance(value, Mapping) and dataclasses.is_dataclass(inner):
+        nested = isinstance(inner, type) and dataclasses.is_dataclass(inner)
+        if isinstance(value, Mapping) and nested:
             check_known_keys(value, inner, key_path + ".", source=source)
 
 
@@ -227,8 +230,8 @@ def parse(cls: type[T], data: Any, path: str = "") -> T:
 
 def _convert(tp: Any, value: Any, path: str, meta: Mapping[str, Any]) -> Any:
     origin = typing.get_origin(tp)
-    if dataclasses.is_dataclass(tp):
-        return parse(tp, value, path + ".")  # type: ignore[type-var]
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        return parse(tp, value, path + ".")
     if origin in (types.UnionType, typing.Union):
         if value is None or value == "":
             return None

@@ -1,0 +1,82 @@
+"""The built-in answers: time, date, day, what can you do, what's your name."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import datetime
+
+from appliance.control import Recognition, Reply
+
+NOT_UNDERSTOOD = "Sorry, I didn't understand."
+
+# How "what can you do" describes each intent; others are described from their names.
+DESCRIPTIONS = {
+    "GetTime": "tell the time",
+    "GetDate": "tell the date",
+    "GetWeekday": "tell the day of the week",
+    "ListCapabilities": "list what I can do",
+    "GetName": "tell you my name",
+}
+
+
+def say_time(now: datetime) -> str:
+    hour = now.hour % 12 or 12
+    suffix = "AM" if now.hour < 12 else "PM"
+    if now.minute == 0:
+        return f"It's {hour} o'clock {suffix}."
+    return f"It's {hour}:{now.minute:02d} {suffix}."
+
+
+def say_date(now: datetime) -> str:
+    return f"Today is {now:%A}, {now:%B} {_ordinal(now.day)}, {now.year}."
+
+
+def _ordinal(day: int) -> str:
+    suffix = "th" if 11 <= day % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(day % 10, "th")
+    return f"{day}{suffix}"
+
+
+def describe(intent_name: str) -> str:
+    if intent_name in DESCRIPTIONS:
+        return DESCRIPTIONS[intent_name]
+    return " ".join(re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+", intent_name)).lower()
+
+
+def capabilities(intent_names: list[str]) -> str:
+    things = [describe(n) for n in intent_names if n != "ListCapabilities"]
+    if not things:
+        return "I can't do anything yet."
+    listed = things[0] if len(things) == 1 else ", ".join(things[:-1]) + f" and {things[-1]}"
+    return f"I can {listed}."
+
+
+class CoreSkills:
+    """An :class:`~appliance.control.IntentHandler` for the built-in intents."""
+
+    def __init__(
+        self, name: str, intent_names: Callable[[], list[str]],
+        now: Callable[[], datetime] = datetime.now,
+    ) -> None:
+        self.name = name
+        self._intent_names = intent_names
+        self._now = now
+
+    async def handle(self, recognition: Recognition, session_id: str) -> Reply | None:
+        answer = self.answer(recognition.name)
+        return Reply(answer) if answer is not None else None
+
+    def answer(self, intent: str) -> str | None:
+        now = self._now()
+        match intent:
+            case "GetTime":
+                return say_time(now)
+            case "GetDate":
+                return say_date(now)
+            case "GetWeekday":
+                return f"It's {now:%A}."
+            case "ListCapabilities":
+                return capabilities(self._intent_names())
+            case "GetName":
+                return f"My name is {self.name}."
+        return None

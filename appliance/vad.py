@@ -1,0 +1,118 @@
+"""End of speech: Silero VAD (the model faster-whisper ships) and the pure endpointer.
+
+:class:`SileroVad` turns 80 ms frames into a speech probability, keeping the model's state across
+frames. :class:`Endpointer` decides, from probabilities and frame durations alone, when the user
+has finished, has paused (a chance to start transcribing early), or never spoke.
+"""
+
+from __future__ import annotations
+
+import enum
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from appliance.audio.format import to_float
+from appliance.errors import ModelError
+from appliance.settings import ListenSettings
+
+WINDOW = 512  # samples the model scores at a time (32 ms at 16 kHz)
+CONTEXT = 64  # samples of the previous window it also sees
+# A pause this long after speech starts an early transcription (discarded if speech resumes).
+EARLY_PAUSE_S = 0.16
+
+
+def silero_path() -> Path:
+    spec = importlib.util.find_spec("faster_whisper")
+    path = Path(next(iter(spec.submodule_search_locations or []))) if spec else None
+    model = path / "assets" / "silero_vad_v6.onnx" if path else None
+    if model is None or not model.is_file():
+        raise ModelError(
+            "the Silero VAD model (shipped with faster-whisper) was not found",
+            fix="reinstall faster-whisper (pip install --force-reinstall faster-whisper)",
+        )
+    return model
+
+
+class SileroVad:
+    """Streaming Silero VAD v6: ``process(frame)`` is the frame's highest speech probability."""
+
+    def __init__(self) -> None:
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = 1
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3
+        self._session = ort.InferenceSession(
+            str(silero_path()), sess_options=opts, providers=["CPUExecutionProvider"]
+        )
+        self.reset()
+
+    def reset(self) -> None:
+        self._h = np.zeros((1, 1, 128), dtype=np.float32)
+        self._c = np.zeros((1, 1, 128), dtype=np.float32)
+        self._pending = np.zeros(0, dtype=np.float32)
+        self._context = np.zeros(CONTEXT, dtype=np.float32)
+        self._last = 0.0
+
+    def process(self, frame: bytes) -> float:
+        samples = to_float(np.frombuffer(frame, dtype=np.int16))
+        self._pending = np.concatenate([self._pending, samples])
+        best: float | None = None
+        while len(self._pending) >= WINDOW:
+            window, self._pending = self._pending[:WINDOW], self._pending[WINDOW:]
+            batch = np.concatenate([self._context, window])[np.newaxis, :]
+            out, self._h, self._c = self._session.run(
+                None, {"input": batch, "h": self._h, "c": self._c}
+            )
+            self._context = window[-CONTEXT:]
+            prob = float(np.asarray(out).reshape(-1)[0])
+            best = prob if best is None else max(best, prob)
+        if best is not None:
+            self._last = best
+        return self._last
+
+
+class Endpoint(enum.Enum):
+    CONTINUE = "continue"
+    PAUSE = "pause"  # speech, then EARLY_PAUSE_S of silence: worth transcribing early
+    SPEECH_END = "speech-end"  # speech, then end_silence_s of silence
+    MAX_LENGTH = "max-length"  # listened max_listen_s with speech in it
+    NO_SPEECH = "no-speech"  # nothing said within no_speech_timeout_s
+
+
+class Endpointer:
+    """Pure decision: feed ``update(probability, frame_s)`` per frame; no clock involved."""
+
+    def __init__(self, settings: ListenSettings) -> None:
+        self.s = settings
+        self.elapsed_s = 0.0
+        self.speech_s = 0.0
+        self.silence_s = 0.0
+        self._paused = False
+
+    @property
+    def heard_speech(self) -> bool:
+        return self.speech_s >= self.s.min_speech_s and self.speech_s > 0
+
+    def update(self, probability: float, frame_s: float) -> Endpoint:
+        self.elapsed_s += frame_s
+        if probability >= self.s.vad_threshold:
+            self.speech_s += frame_s
+            self.silence_s = 0.0
+            self._paused = False
+        elif self.heard_speech:
+            self.silence_s += frame_s
+        if self.heard_speech:
+            if self.silence_s >= self.s.end_silence_s - 1e-9:
+                return Endpoint.SPEECH_END
+            if self.elapsed_s >= self.s.max_listen_s - 1e-9:
+                return Endpoint.MAX_LENGTH
+            if not self._paused and self.silence_s >= EARLY_PAUSE_S - 1e-9:
+                self._paused = True
+                return Endpoint.PAUSE
+            return Endpoint.CONTINUE
+        limit = min(self.s.no_speech_timeout_s, self.s.max_listen_s)
+        return Endpoint.NO_SPEECH if self.elapsed_s >= limit - 1e-9 else Endpoint.CONTINUE
