@@ -47,8 +47,10 @@ def setup_logging(debug: bool, level: str = "info") -> None:
 
 def _command_modules() -> list[ModuleType]:
     from appliance.commands import bench, intent, listen, run, say, transcribe
+    from appliance.commands import config, devices, doctor
+    from appliance.commands import firstboot
 
-    return [run, say, transcribe, listen, intent, bench]
+    return [run, say, transcribe, listen, intent, bench, doctor, config, devices, firstboot]
 
 
 def build_parser() -> argparse.ArgumentParser:

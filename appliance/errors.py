@@ -37,6 +37,10 @@ class AudioDeviceError(ApplianceError):
     code = "audio_device_unavailable"
 
 
+class AudioFileError(ApplianceError):
+    code = "audio_file_invalid"
+
+
 class SttError(ApplianceError):
     code = "stt_failed"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from appliance.errors import AudioDeviceError
+from appliance.errors import AudioFileError
 
 RATE_HZ = 16000
 SAMPLE_WIDTH = 2
@@ -70,13 +70,13 @@ def read_wav(path: Path) -> Pcm:
     try:
         data = path.read_bytes()
     except OSError as err:
-        raise AudioDeviceError(f"{path}: cannot read: {err.strerror}", fix="check the path"
+        raise AudioFileError(f"{path}: cannot read: {err.strerror}", fix="check the path"
                                ) from err
     tag, channels, rate, width, raw = _parse_riff(path, data)
     raw = raw[: len(raw) // (width * channels) * width * channels]
     samples = _to_float(tag, width, raw)
     if samples is None:
-        raise AudioDeviceError(
+        raise AudioFileError(
             f"{path}: {8 * width}-bit {'float' if tag == _FLOAT else 'integer'} samples "
             "are not supported",
             fix=f"convert it: `sox {path} -b 16 out.wav`",
@@ -104,8 +104,8 @@ def _to_float(tag: int, width: int, raw: bytes) -> npt.NDArray[np.float64] | Non
 
 
 def _parse_riff(path: Path, data: bytes) -> tuple[int, int, int, int, bytes]:
-    def bad(why: str) -> AudioDeviceError:
-        return AudioDeviceError(
+    def bad(why: str) -> AudioFileError:
+        return AudioFileError(
             f"{path}: not a PCM WAV file ({why})",
             fix=f"convert it, e.g. `sox {path.name} -r 16000 -c 1 -b 16 out.wav`",
         )

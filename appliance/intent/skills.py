@@ -20,12 +20,31 @@ DESCRIPTIONS = {
 }
 
 
+_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+         "fourteen fifteen sixteen seventeen eighteen nineteen").split()
+_TENS = {2: "twenty", 3: "thirty", 4: "forty", 5: "fifty"}
+
+
+def number_words(n: int) -> str:
+    """0-59 in words: voices read "4:07" as "four zero seven", so answers spell times out."""
+    if n < 20:
+        return _ONES[n]
+    tens, ones = divmod(n, 10)
+    return _TENS[tens] + (f"-{_ONES[ones]}" if ones else "")
+
+
+def time_words(hour24: int, minute: int) -> str:
+    """14:05 -> "two oh five PM", 9:00 -> "nine o'clock AM", 0:30 -> "twelve thirty AM"."""
+    hour = number_words(hour24 % 12 or 12)
+    suffix = "AM" if hour24 < 12 else "PM"
+    if minute == 0:
+        return f"{hour} o'clock {suffix}"
+    minutes = f"oh {number_words(minute)}" if minute < 10 else number_words(minute)
+    return f"{hour} {minutes} {suffix}"
+
+
 def say_time(now: datetime) -> str:
-    hour = now.hour % 12 or 12
-    suffix = "AM" if now.hour < 12 else "PM"
-    if now.minute == 0:
-        return f"It's {hour} o'clock {suffix}."
-    return f"It's {hour}:{now.minute:02d} {suffix}."
+    return f"It's {time_words(now.hour, now.minute)}."
 
 
 def say_date(now: datetime) -> str:

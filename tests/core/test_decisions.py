@@ -1,0 +1,85 @@
+"""Pure decision logic, fed numbers: endpointer, wake decider, backoff."""
+
+from __future__ import annotations
+
+import pytest
+
+from appliance.backoff import Backoff
+from appliance.settings import load_settings
+from appliance.vad import EARLY_PAUSE_S, Endpoint, Endpointer
+from appliance.wake import Detection, WakeDecider
+
+F = 0.08  # one frame
+
+
+def listen(**over: float) -> Endpointer:
+    return Endpointer(load_settings(overrides={"listen": {
+        "vad_threshold": 0.5, "end_silence_s": 0.4, "min_speech_s": 0.16,
+        "no_speech_timeout_s": 2.0, "max_listen_s": 5.0, **over}}).listen)
+
+
+def feed(ep: Endpointer, probs: list[float]) -> list[Endpoint]:
+    return [ep.update(p, F) for p in probs]
+
+
+def test_speech_then_silence_ends_after_end_silence() -> None:
+    out = feed(listen(), [0.9] * 5 + [0.1] * 5)
+    assert out[:5] == [Endpoint.CONTINUE] * 5
+    assert out[5] is Endpoint.CONTINUE
+    assert out[6] is Endpoint.PAUSE  # 2 frames = EARLY_PAUSE_S of silence
+    assert out[7:9] == [Endpoint.CONTINUE] * 2
+    assert out[9] is Endpoint.SPEECH_END  # 5 frames = 0.4 s of silence
+    assert EARLY_PAUSE_S == pytest.approx(2 * F)
+
+
+def test_a_pause_shorter_than_end_silence_does_not_end_and_pauses_again() -> None:
+    ep = listen()
+    out = feed(ep, [0.9] * 3 + [0.1] * 3 + [0.9] * 3 + [0.1] * 5)
+    assert Endpoint.SPEECH_END not in out[:9]
+    assert out.count(Endpoint.PAUSE) == 2
+    assert out[-1] is Endpoint.SPEECH_END
+    assert ep.speech_s == pytest.approx(6 * F)
+
+
+def test_a_click_shorter_than_min_speech_is_not_speech() -> None:
+    out = feed(listen(), [0.9] + [0.1] * 30)
+    assert Endpoint.SPEECH_END not in out
+    assert out.index(Endpoint.NO_SPEECH) == round(2.0 / F) - 1
+
+
+def test_never_speaking_times_out() -> None:
+    out = feed(listen(), [0.0] * 30)
+    assert out.index(Endpoint.NO_SPEECH) == 24  # 25 frames = 2.0 s
+
+
+def test_talking_forever_is_cut_at_max_listen() -> None:
+    out = feed(listen(max_listen_s=1.6), [0.9] * 30)
+    assert out.index(Endpoint.MAX_LENGTH) == 19
+
+
+def test_wake_decider_thresholds_per_model_and_refractory() -> None:
+    d = WakeDecider({"a": 0.5, "b": 0.9}, trigger_frames=1, refractory_s=2.0)
+    assert d.update({"a": 0.4, "b": 0.8}, 0.08) is None
+    assert d.update({"a": 0.6, "b": 0.8}, 0.16) == Detection("a", 0.6)
+    assert d.update({"a": 0.9, "b": 0.95}, 0.24) is None  # same utterance
+    assert d.update({"a": 0.9, "b": 0.95}, 2.15) is None
+    assert d.update({"a": 0.2, "b": 0.95}, 2.17) == Detection("b", 0.95)
+
+
+def test_wake_decider_needs_consecutive_frames() -> None:
+    d = WakeDecider({"a": 0.5}, trigger_frames=3, refractory_s=0.0)
+    assert [d.update({"a": s}, i * F) for i, s in enumerate([0.6, 0.6, 0.1, 0.6, 0.6])] == [
+        None] * 5
+    assert d.update({"a": 0.7}, 0.5) == Detection("a", 0.7)
+
+
+def test_backoff_doubles_to_the_cap_with_bounded_jitter() -> None:
+    b = Backoff(1.0, 8.0, jitter=0.2, rand=lambda: 0.5)
+    assert b.first_failure
+    assert [b.next_delay() for _ in range(6)] == [1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
+    assert not b.first_failure
+    b.reset()
+    assert b.first_failure
+    low = Backoff(1.0, 8.0, jitter=0.2, rand=lambda: 0.0).next_delay()
+    high = Backoff(1.0, 8.0, jitter=0.2, rand=lambda: 1.0).next_delay()
+    assert (low, high) == (pytest.approx(0.8), pytest.approx(1.2))

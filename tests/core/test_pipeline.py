@@ -1,0 +1,209 @@
+"""The pipeline on real models: state sequence, barge-in, stop, mute, follow-up."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from types import TracebackType
+
+import numpy as np
+import pytest
+
+from appliance.audio.format import FRAME_BYTES, RATE_HZ
+from appliance.audio.sink import WavSink
+from appliance.control import Recognition, Reply
+from appliance.daemon import load_pipeline
+from appliance.events import (
+    Event, EventBus, SessionEnded, SpeechFinished, State, StateChanged, Subscription,
+)
+from appliance.pipeline import Pipeline
+from appliance.settings import load_settings
+
+from ..conftest import Voices
+
+pytestmark = pytest.mark.models
+
+
+class ScriptedMic:
+    """A microphone the test speaks into, frame by frame (the room is outside the machine)."""
+
+    name = "scripted"
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
+
+    async def __aenter__(self) -> ScriptedMic:
+        return self
+
+    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        return None
+
+    def say(self, samples: np.ndarray, silence_s: float = 0.0) -> None:
+        pcm = np.concatenate([samples, np.zeros(int(silence_s * RATE_HZ), np.int16)])
+        raw = pcm.astype("<i2").tobytes()
+        for i in range(0, len(raw), FRAME_BYTES):
+            self.queue.put_nowait(raw[i : i + FRAME_BYTES].ljust(FRAME_BYTES, b"\0"))
+
+    def close(self) -> None:
+        self.queue.put_nowait(None)
+
+    async def frames(self) -> AsyncIterator[bytes]:
+        while (frame := await self.queue.get()) is not None:
+            yield frame
+
+
+@pytest.fixture(scope="module")
+def speech(voices: Voices) -> dict[str, np.ndarray]:
+    return {t: voices.piper_pcm(t) for t in
+            ("Hey Jarvis.", "What time is it?", "What can you do?")}
+
+
+@pytest.fixture
+def sink() -> WavSink:
+    return WavSink(None, realtime=True)
+
+
+@pytest.fixture
+async def pipeline(sink: WavSink) -> AsyncIterator[Pipeline]:
+    settings = load_settings(overrides={"intent": {"sentences_dirs": []}})
+    p = await load_pipeline(settings, sink, EventBus())
+    try:
+        yield p
+    finally:
+        await p.close()
+
+
+async def next_state(sub: Subscription, state: State, timeout_s: float = 30) -> list[Event]:
+    seen: list[Event] = []
+    async with asyncio.timeout(timeout_s):
+        while True:
+            event = await sub.get()
+            seen.append(event)
+            if isinstance(event, StateChanged) and event.new is state:
+                return seen
+
+
+async def next_event(sub: Subscription, kind: type[Event], timeout_s: float = 10) -> Event:
+    async with asyncio.timeout(timeout_s):
+        while not isinstance(event := await sub.get(), kind):
+            pass
+        return event
+
+
+def states(events: list[Event]) -> list[str]:
+    return [e.new.value for e in events if isinstance(e, StateChanged)]
+
+
+@pytest.fixture
+def mic() -> Iterator[ScriptedMic]:
+    m = ScriptedMic()
+    yield m
+    m.close()
+
+
+async def test_a_question_goes_through_every_state(
+    pipeline: Pipeline, mic: ScriptedMic, speech: dict[str, np.ndarray], sink: WavSink
+) -> None:
+    with pipeline.events.subscribe() as sub:
+        runner = asyncio.create_task(pipeline.run(mic))
+        mic.say(np.zeros(4000, np.int16), 0.5)
+        mic.say(speech["Hey Jarvis."], 0.3)
+        mic.say(speech["What time is it?"], 1.5)
+        events = await next_state(sub, State.SPEAKING)
+        events += await next_state(sub, State.IDLE)
+        mic.close()
+        await asyncio.wait_for(runner, 30)
+    assert states(events) == ["idle", "wake", "listening", "thinking", "speaking", "idle"]
+    assert sink.pcm().duration_s > 1.0  # chime + answer
+    assert pipeline.last_reply is not None and pipeline.last_reply.text.startswith("It's ")
+    ended = [e for e in events if isinstance(e, SessionEnded)]
+    assert [e.reason for e in ended] == ["answered"]
+
+
+async def test_wake_word_while_speaking_cancels_the_answer(
+    pipeline: Pipeline, mic: ScriptedMic, speech: dict[str, np.ndarray]
+) -> None:
+    with pipeline.events.subscribe() as sub:
+        runner = asyncio.create_task(pipeline.run(mic))
+        mic.say(speech["Hey Jarvis."], 0.3)
+        mic.say(speech["What can you do?"], 1.0)
+        await next_state(sub, State.SPEAKING)
+        await asyncio.sleep(0.3)
+        mic.say(np.zeros(16000, np.int16), 1.2)  # past the refractory period
+        mic.say(speech["Hey Jarvis."], 0.2)
+        events = await next_state(sub, State.LISTENING)
+        mic.say(np.zeros(16000, np.int16), 5.0)  # then nothing is said
+        events += await next_state(sub, State.IDLE)
+        mic.close()
+        await asyncio.wait_for(runner, 30)
+    assert states(events)[:2] == ["wake", "listening"]
+    finished = [e for e in events if isinstance(e, SpeechFinished)]
+    assert finished and finished[0].cancelled
+    reasons = [e.reason for e in events if isinstance(e, SessionEnded)]
+    assert reasons == ["cancelled", "no-speech"]
+
+
+async def test_stop_while_speaking_and_mute_ignores_the_wake_word(
+    pipeline: Pipeline, mic: ScriptedMic, speech: dict[str, np.ndarray], sink: WavSink
+) -> None:
+    with pipeline.events.subscribe() as sub:
+        runner = asyncio.create_task(pipeline.run(mic))
+        mic.say(speech["Hey Jarvis."], 0.3)
+        mic.say(speech["What can you do?"], 1.0)
+        await next_state(sub, State.SPEAKING)
+        pipeline.stop()
+        assert pipeline.state is State.IDLE
+        finished = await next_event(sub, SpeechFinished)
+        assert isinstance(finished, SpeechFinished) and finished.cancelled
+        pipeline.set_muted(True)
+        played = sink.pcm().duration_s
+        mic.say(np.zeros(8000, np.int16), 2.5)
+        mic.say(speech["Hey Jarvis."], 0.3)
+        mic.say(speech["What time is it?"], 1.5)
+        mic.close()
+        await asyncio.wait_for(runner, 30)
+        assert pipeline.state is State.MUTED
+        assert sink.pcm().duration_s == played
+        rest = [sub.get_nowait() for _ in range(50)]
+    assert "wake" not in states([e for e in rest if e is not None])
+
+
+class AskAgain:
+    """A handler that asks a question back once (conversation follow-up)."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    async def handle(self, recognition: Recognition, session_id: str) -> Reply | None:
+        self.calls.append(recognition.name)
+        if recognition.name == "GetTime" and len(self.calls) == 1:
+            return Reply("Which time zone?", follow_up=True)
+        return None
+
+
+async def test_follow_up_listens_again_without_the_wake_word(
+    mic: ScriptedMic, speech: dict[str, np.ndarray], sink: WavSink
+) -> None:
+    settings = load_settings(overrides={"intent": {"sentences_dirs": []}})
+    pipeline = await load_pipeline(settings, sink, EventBus())
+    handler = AskAgain()
+    pipeline._handlers.insert(0, handler)
+    try:
+        with pipeline.events.subscribe() as sub:
+            runner = asyncio.create_task(pipeline.run(mic))
+            mic.say(speech["Hey Jarvis."], 0.3)
+            mic.say(speech["What time is it?"], 1.0)
+            events = await next_state(sub, State.SPEAKING)
+            events += await next_state(sub, State.LISTENING)
+            mic.say(np.zeros(16000, np.int16), 0.5)
+            mic.say(speech["What time is it?"], 1.5)
+            events += await next_state(sub, State.SPEAKING)
+            events += await next_state(sub, State.IDLE)
+            mic.close()
+            await asyncio.wait_for(runner, 30)
+    finally:
+        await pipeline.close()
+    assert states(events) == ["idle", "wake", "listening", "thinking", "speaking", "listening",
+                              "thinking", "speaking", "idle"]
+    assert handler.calls == ["GetTime", "GetTime"]
