@@ -124,4 +124,10 @@ async def _run(settings: Settings) -> dict[str, Any]:
 
 
 def run_bench(settings: Settings) -> dict[str, Any]:
-    return asyncio.run(_run(settings))
+    from appliance.hardware import bench_animator
+
+    results = asyncio.run(_run(settings))
+    animator = bench_animator(3.0)
+    results["led_animator_core_percent"] = round(animator["cpu_percent"], 2)
+    results["led_animator_fps"] = round(animator["fps"], 1)
+    return results

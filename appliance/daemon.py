@@ -20,6 +20,7 @@ from appliance.audio.source import AudioSource, open_source
 from appliance.backoff import Backoff
 from appliance.errors import AudioDeviceError
 from appliance.events import EventBus, State
+from appliance.hardware import run_hardware
 from appliance.intent.engine import IntentEngine
 from appliance.intent.skills import CoreSkills
 from appliance.pipeline import Pipeline
@@ -98,6 +99,7 @@ async def run_daemon(settings: Settings, paths: AudioPaths) -> int:
     try:
         async with asyncio.TaskGroup() as tg:
             mic = tg.create_task(microphone(pipeline, settings, make_source), name="microphone")
+            tg.create_task(run_hardware(settings.hardware, pipeline), name="hardware")
             if paths.audio_in is not None:
                 mic.add_done_callback(lambda _t: _cancel_group(tg))
     except* _Stop:
