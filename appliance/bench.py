@@ -84,16 +84,20 @@ def bench_tts(tts: Synthesizer) -> dict[str, float]:
 
 
 async def bench_loop(pipeline: Any, wav: Path, runs: int = 3) -> dict[str, float]:
-    latencies = []
+    latencies, transcribed, spoken = [], [], []
     for _ in range(runs):
         async with WavSource(wav, realtime=True, tail_s=1.5) as source:
             await pipeline.run(source)
         t = pipeline.timing
         if t.first_audio and t.end_of_speech:
             latencies.append(t.first_audio - t.end_of_speech)
+            transcribed.append(t.transcribed - t.end_of_speech)
+            spoken.append(t.first_audio - t.recognized)
     if not latencies:
         return {"end_of_speech_to_first_audio_s": float("nan")}
     return {"end_of_speech_to_first_audio_s": round(statistics.median(latencies), 3),
+            "end_of_speech_to_transcript_s": round(statistics.median(transcribed), 3),
+            "intent_to_first_audio_s": round(statistics.median(spoken), 3),
             "end_silence_s": pipeline.settings.listen.end_silence_s}
 
 

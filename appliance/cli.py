@@ -46,23 +46,39 @@ def setup_logging(debug: bool, level: str = "info") -> None:
 
 
 def _command_modules() -> list[ModuleType]:
-    from appliance.commands import bench, intent, listen, run, say, transcribe
-    from appliance.commands import config, devices, doctor
-    from appliance.commands import firstboot
+    from appliance.commands import (
+        bench,
+        config,
+        devices,
+        doctor,
+        firstboot,
+        intent,
+        listen,
+        run,
+        say,
+        transcribe,
+    )
 
     return [run, say, transcribe, listen, intent, bench, doctor, config, devices, firstboot]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--config", type=Path, metavar="FILE",
+def _common_options(parser: argparse.ArgumentParser, default: object) -> None:
+    parser.add_argument(
+        "--config", type=Path, metavar="FILE", default=default,
         help="TOML file with the settings you change (default: /etc/appliance/config.toml)",
     )
-    common.add_argument("--debug", action="store_true", help="debug logging and tracebacks")
-    parser = argparse.ArgumentParser(
-        prog="appliance", description="An offline smart speaker.", parents=[common]
-    )
+    parser.add_argument("--debug", action="store_true", default=default,
+                        help="debug logging and tracebacks")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    # The options are accepted before and after the command. The copy given to sub-commands
+    # has no defaults, so `appliance --config F doctor` keeps F (argparse would reset it).
+    common = argparse.ArgumentParser(add_help=False)
+    _common_options(common, argparse.SUPPRESS)
+    parser = argparse.ArgumentParser(prog="appliance", description="An offline smart speaker.")
+    _common_options(parser, None)
+    parser.set_defaults(debug=False)
     parser.add_argument("--version", action="version", version=f"appliance {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for module in _command_modules():

@@ -1,8 +1,10 @@
 """``appliance run``: load the models once, open the microphone, and run until told to stop.
 
-Each long-running part is a named task in one TaskGroup; SIGTERM/SIGINT cancel the group, and
-everything is awaited before exit. A microphone that is missing, busy or unplugged puts the
-assistant in the error state and is retried with capped backoff: never a crash loop.
+Each long-running part is a named task in one TaskGroup: the microphone loop, the systemd status
+line and watchdog, and the services (LEDs/buttons, MQTT). SIGTERM/SIGINT cancel the group and
+everything is awaited before exit. SIGHUP re-reads the configuration and rebuilds only what
+changed. A microphone that is missing, busy or unplugged puts the assistant in the error state and
+is retried with capped backoff: never a crash loop.
 """
 
 from __future__ import annotations
@@ -15,18 +17,22 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from appliance.audio.sink import AudioSink, open_sink
 from appliance.audio.source import AudioSource, open_source
 from appliance.backoff import Backoff
-from appliance.errors import AudioDeviceError
-from appliance.events import EventBus, State
+from appliance.errors import ApplianceError, AudioDeviceError
+from appliance.events import EventBus, State, StateChanged
 from appliance.hardware import run_hardware
 from appliance.intent.engine import IntentEngine
 from appliance.intent.skills import CoreSkills
 from appliance.pipeline import Pipeline
-from appliance.settings import Settings
+from appliance.settings import Settings, load_settings
 from appliance.speech import Speaker
 from appliance.stt import Transcriber
+from appliance.system.reload import diff_settings
+from appliance.system.sdnotify import Notifier, run_watchdog, status_line
 from appliance.tts import Synthesizer
 from appliance.vad import SileroVad
 from appliance.wake import WakeWord
@@ -42,32 +48,35 @@ class AudioPaths:
     audio_out: Path | None = None
 
 
+def warm_up(stt: Transcriber, tts: Synthesizer) -> None:
+    """Run each model once, so the first answer after boot is as quick as the others."""
+    for _ in tts.sentences("Ready."):
+        pass
+    stt.transcribe(np.zeros(16000, np.int16))
+
+
 async def load_pipeline(settings: Settings, sink: AudioSink, events: EventBus) -> Pipeline:
     """Load every model (in parallel threads) and wire the pipeline."""
-    wake_t = asyncio.to_thread(WakeWord, settings.wake)
-    vad_t = asyncio.to_thread(SileroVad)
-    stt_t = asyncio.to_thread(Transcriber, settings.stt)
-    tts_t = asyncio.to_thread(Synthesizer, settings.tts)
-    wake, vad, stt, tts = await asyncio.gather(wake_t, vad_t, stt_t, tts_t)
+    wake, vad, stt, tts = await asyncio.gather(
+        asyncio.to_thread(WakeWord, settings.wake), asyncio.to_thread(SileroVad),
+        asyncio.to_thread(Transcriber, settings.stt), asyncio.to_thread(Synthesizer, settings.tts),
+    )
+    await asyncio.to_thread(warm_up, stt, tts)
     intents = IntentEngine(settings.intent, wake.names)
     speaker = Speaker(tts, sink, rate_hz=settings.audio.output.rate_hz,
                       volume=settings.audio.output.volume)
     pipeline = Pipeline(settings, wake=wake, vad=vad, stt=stt, intents=intents,
                         speaker=speaker, events=events)
-    pipeline.add_intent_handler(
-        CoreSkills(settings.pipeline.name, lambda: intents.intent_names)
-    )
+    pipeline.add_intent_handler(CoreSkills(settings.pipeline.name, lambda: intents.intent_names))
     return pipeline
 
 
-async def microphone(
-    pipeline: Pipeline, settings: Settings, make_source: Callable[[], AudioSource]
-) -> None:
+async def microphone(pipeline: Pipeline, make_source: Callable[[], AudioSource]) -> None:
     """Run the pipeline on the microphone, reopening it with backoff when it fails.
 
     Returns when the source ends (a file); a device never ends by itself.
     """
-    cfg = settings.audio.input
+    cfg = pipeline.settings.audio.input
     backoff = Backoff(cfg.retry_initial_s, cfg.retry_max_s)
     while True:
         try:
@@ -86,54 +95,147 @@ async def microphone(
             await asyncio.sleep(backoff.next_delay())
 
 
-async def run_daemon(settings: Settings, paths: AudioPaths) -> int:
-    events = EventBus()
-    sink = open_sink(settings.audio.output.device, settings.audio.output.command, paths.audio_out)
-    pipeline = await load_pipeline(settings, sink, events)
-    _LOGGER.info("models loaded; wake words: %s", ", ".join(pipeline.wake.names))
+async def services(settings: Settings, pipeline: Pipeline) -> None:
+    """What runs beside the voice loop: LEDs and buttons, MQTT. Restarted on reload."""
+    from appliance.mqtt.service import run_mqtt
 
-    def make_source() -> AudioSource:
-        return open_source(settings.audio.input.device, settings.audio.input.command,
-                           paths.audio_in)
-
-    try:
-        async with asyncio.TaskGroup() as tg:
-            mic = tg.create_task(microphone(pipeline, settings, make_source), name="microphone")
-            tg.create_task(run_hardware(settings.hardware, pipeline), name="hardware")
-            if paths.audio_in is not None:
-                mic.add_done_callback(lambda _t: _cancel_group(tg))
-    except* _Stop:
-        pass
-    finally:
-        await pipeline.close()
-    return 0
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(run_hardware(settings.hardware, pipeline), name="hardware")
+        tg.create_task(run_mqtt(settings.mqtt, pipeline), name="mqtt")
 
 
-class _Stop(Exception):
-    """Raised inside the task group to end it (the file source finished)."""
+async def systemd_status(pipeline: Pipeline, notifier: Notifier) -> None:
+    """READY=1 once models are loaded and the microphone was tried; STATUS= for every change.
+
+    READY is also sent when the microphone is missing at start: the daemon is up and retrying,
+    and systemd restarting it would not bring the device back.
+    """
+    ready = False
+    with pipeline.events.subscribe() as sub:
+        async for event in sub:
+            if not isinstance(event, StateChanged):
+                continue
+            if not ready and event.old is State.STARTING:
+                notifier.ready(status_line(event))
+                ready = True
+            else:
+                notifier.status(status_line(event))
 
 
-def _cancel_group(tg: asyncio.TaskGroup) -> None:
-    async def stop() -> None:
-        raise _Stop
+class Daemon:
+    def __init__(self, settings: Settings, paths: AudioPaths, config: Path | None) -> None:
+        self.settings = settings
+        self.paths = paths
+        self.config = config
+        self.notifier = Notifier()
+        self._tg: asyncio.TaskGroup | None = None
+        self._mic: asyncio.Task[None] | None = None
+        self._services: asyncio.Task[None] | None = None
+        self._reloading: asyncio.Task[None] | None = None
 
-    with contextlib.suppress(RuntimeError):
-        tg.create_task(stop(), name="stop")
+    def _source(self) -> AudioSource:
+        cfg = self.pipeline.settings.audio.input
+        return open_source(cfg.device, cfg.command, self.paths.audio_in)
+
+    async def run(self) -> int:
+        out = self.settings.audio.output
+        sink = open_sink(out.device, out.command, self.paths.audio_out)
+        self.pipeline = await load_pipeline(self.settings, sink, EventBus())
+        _LOGGER.info("models loaded; wake words: %s", ", ".join(self.pipeline.wake.names))
+        try:
+            async with asyncio.TaskGroup() as tg:
+                self._tg = tg
+                tg.create_task(systemd_status(self.pipeline, self.notifier), name="systemd")
+                tg.create_task(run_watchdog(self.notifier, self.pipeline.healthy), name="watchdog")
+                self._start_mic()
+                self._services = tg.create_task(services(self.settings, self.pipeline),
+                                                name="services")
+        except* _FileEnded:
+            pass
+        finally:
+            self.notifier.stopping()
+            await self.pipeline.close()
+        return 0
+
+    def _start_mic(self) -> None:
+        assert self._tg is not None
+        self._mic = self._tg.create_task(microphone(self.pipeline, self._source),
+                                         name="microphone")
+        if self.paths.audio_in is not None:
+            self._mic.add_done_callback(self._file_ended)
+
+    def _file_ended(self, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and self._tg is not None:
+            self._tg.create_task(_raise_file_ended(), name="file-ended")
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the configuration; rebuild only what changed; keep the rest."""
+        if self._tg is None or (self._reloading and not self._reloading.done()):
+            return
+        self._reloading = self._tg.create_task(self._reload(), name="reload")
+
+    async def _reload(self) -> None:
+        self.notifier.reloading()
+        try:
+            new = load_settings(self.config)
+            changed = diff_settings(self.settings, new)
+            await self._apply(new, changed)
+        except ApplianceError as err:
+            _LOGGER.error("reload failed, keeping the running configuration: %s", err)
+            changed = set()
+        _LOGGER.info("reloaded; changed: %s", ", ".join(sorted(changed)) or "nothing")
+        self.notifier.ready(f"reloaded: {', '.join(sorted(changed)) or 'no changes'}")
+
+    async def _apply(self, new: Settings, changed: set[str]) -> None:
+        p = self.pipeline
+        if "wake" in changed:
+            p.wake = await asyncio.to_thread(WakeWord, new.wake)
+        if "stt" in changed:
+            p.stt = await asyncio.to_thread(Transcriber, new.stt)
+        if "tts" in changed:
+            p.speaker.tts = await asyncio.to_thread(Synthesizer, new.tts)
+        if changed & {"intent", "wake"}:
+            p.intents = IntentEngine(new.intent, p.wake.names)
+        if "audio" in changed and new.audio.output.volume != self.settings.audio.output.volume:
+            p.set_volume(new.audio.output.volume)
+        self.settings = p.settings = new
+        if "audio" in changed and self._mic is not None:
+            await _cancel(self._mic)
+            self._start_mic()
+        if changed & {"hardware", "mqtt"} and self._services is not None and self._tg:
+            await _cancel(self._services)
+            self._services = self._tg.create_task(services(new, p), name="services")
 
 
-def run(settings: Settings, paths: AudioPaths) -> int:
+class _FileEnded(Exception):
+    """The ``--audio-in`` recording has been played and answered: the daemon ends."""
+
+
+async def _raise_file_ended() -> None:
+    raise _FileEnded
+
+
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+def run(settings: Settings, paths: AudioPaths, config: Path | None = None) -> int:
     """Run the daemon until SIGTERM/SIGINT (or the end of ``--audio-in``); exit code 0."""
 
     async def main() -> int:
         task = asyncio.current_task()
         assert task is not None
+        daemon = Daemon(settings, paths, config)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)
+        loop.add_signal_handler(signal.SIGHUP, daemon.reload)
         try:
-            return await run_daemon(settings, paths)
+            return await daemon.run()
         except asyncio.CancelledError:
-            _LOGGER.info("stopping")
+            _LOGGER.info("stopped")
             return 0
 
     return asyncio.run(main())

@@ -55,6 +55,8 @@ _LOGGER = logging.getLogger(__name__)
 
 # Audio captured while the chime plays (plus this margin) is silenced: it is not the user.
 CHIME_MARGIN_S = 0.08
+# No microphone frame for this long while the loop should be running: unhealthy (watchdog).
+FRAME_STALL_S = 10.0
 
 
 @dataclass
@@ -107,6 +109,7 @@ class Pipeline:
         self._stt_exec = ThreadPoolExecutor(1, thread_name_prefix="stt")
         self.timing = Timing()
         self.last_reply: Reply | None = None
+        self.last_frame_at = time.monotonic()
 
     # -- state --------------------------------------------------------------------------------
 
@@ -127,6 +130,12 @@ class Pipeline:
         if old is not new:
             _LOGGER.info("state %s -> %s%s", old, new, f" ({reason})" if reason else "")
             self.events.publish(StateChanged(old, new, reason))
+
+    def healthy(self) -> bool:
+        """Frames keep flowing, or the microphone loop is (re)trying: the systemd watchdog."""
+        if self._state in (State.STARTING, State.ERROR):
+            return True
+        return time.monotonic() - self.last_frame_at < FRAME_STALL_S
 
     def _rest_state(self) -> State:
         return State.MUTED if self._muted else State.IDLE
@@ -194,6 +203,7 @@ class Pipeline:
         """Feed frames from ``source`` until it ends; a file source then lets the answer finish."""
         loop = asyncio.get_running_loop()
         async for frame in source.frames():
+            self.last_frame_at = time.monotonic()
             if self._state in (State.STARTING, State.ERROR):
                 self.ready()
             self._t_s += FRAME_S

@@ -87,20 +87,21 @@ def read_wav(path: Path) -> Pcm:
 
 def _to_float(tag: int, width: int, raw: bytes) -> npt.NDArray[np.float64] | None:
     """Samples as floats in [-1, 1) from 8/16/24/32-bit integer or 32/64-bit float PCM."""
+    out: npt.NDArray[np.float64]
     if tag == _FLOAT and width in (4, 8):
-        return np.frombuffer(raw, dtype=f"<f{width}").astype(np.float64)
-    if tag != _PCM:
+        out = np.frombuffer(raw, dtype=f"<f{width}").astype(np.float64)
+    elif tag != _PCM:
         return None
-    if width == 1:
-        unsigned: npt.NDArray[np.float64] = np.frombuffer(raw, dtype=np.uint8).astype(np.float64)
-        return (unsigned - 128) / 128
-    if width == 3:
+    elif width == 1:
+        out = (np.frombuffer(raw, dtype=np.uint8).astype(np.float64) - 128) / 128
+    elif width == 3:
         b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
-        v = (b[:, 0] << 8) | (b[:, 1] << 16) | (b[:, 2] << 24)
-        return v.astype(np.float64) / 2**31
-    if width in (2, 4):
-        return np.frombuffer(raw, dtype=f"<i{width}").astype(np.float64) / 2 ** (8 * width - 1)
-    return None
+        out = ((b[:, 0] << 8) | (b[:, 1] << 16) | (b[:, 2] << 24)).astype(np.float64) / 2**31
+    elif width in (2, 4):
+        out = np.frombuffer(raw, dtype=f"<i{width}").astype(np.float64) / 2 ** (8 * width - 1)
+    else:
+        return None
+    return out
 
 
 def _parse_riff(path: Path, data: bytes) -> tuple[int, int, int, int, bytes]:

@@ -8,6 +8,7 @@ from typing import Any
 from appliance.cli import setup_logging
 from appliance.commands.common import settings_from
 from appliance.daemon import AudioPaths, run
+from appliance.settings import user_config_path
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -28,4 +29,4 @@ def _path(text: str) -> Any:
 def main(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     setup_logging(args.debug, settings.logging.level)
-    return run(settings, AudioPaths(args.audio_in, args.audio_out))
+    return run(settings, AudioPaths(args.audio_in, args.audio_out), user_config_path(args.config))

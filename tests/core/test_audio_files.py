@@ -8,13 +8,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from appliance.audio.format import Pcm, chime, read_wav, resample, scale, write_wav
+from appliance.audio.format import Int16Array, Pcm, chime, read_wav, resample, scale, write_wav
 from appliance.errors import AudioFileError
 
 
-def tone(rate: int, seconds: float = 0.5) -> np.ndarray:
+def tone(rate: int, seconds: float = 0.5) -> Int16Array:
     t = np.arange(int(rate * seconds)) / rate
-    return (np.sin(2 * np.pi * 440 * t) * 0.5 * 32767).astype(np.int16)
+    out: Int16Array = (np.sin(2 * np.pi * 440 * t) * 0.5 * 32767).astype(np.int16)
+    return out
 
 
 @pytest.mark.parametrize("sox_args", [["-b", "16"], ["-b", "24"], ["-b", "32"],

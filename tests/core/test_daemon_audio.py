@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from appliance.audio.format import RATE_HZ, resample
+from appliance.audio.format import RATE_HZ, Int16Array, resample
 from appliance.intent.skills import number_words
 from appliance.settings import load_settings
 from appliance.stt import Transcriber
@@ -44,17 +44,17 @@ def daemon(pulse_devices: PulseDevices, tmp_path_factory: pytest.TempPathFactory
         assert proc.stop() == 0, "\n".join(proc.lines[-30:])
 
 
-def record_while(pulse: PulseDevices, tmp: Path, action: object) -> np.ndarray:
+def record_while(pulse: PulseDevices, tmp: Path, action: Callable[[], None]) -> Int16Array:
     raw = tmp / "speaker.raw"
     rec = pulse.record_speaker(raw)
     try:
         time.sleep(0.3)
-        assert callable(action)
         action()
     finally:
         rec.terminate()
         rec.wait(10)
-    return np.fromfile(raw, dtype="<i2")
+    heard: Int16Array = np.fromfile(raw, dtype="<i2")
+    return heard
 
 
 def hour_forms(now: datetime) -> set[str]:
@@ -100,8 +100,12 @@ def test_no_wake_means_nothing_played(
         wav = voices.utterance(tmp_path / "talk.wav", 0.5, "What time is it?", 0.4,
                                "Turn on the kitchen lights, please.", 1.0)
     mark = daemon.mark()
-    heard = record_while(pulse_devices, tmp_path, lambda: (pulse_devices.play_to_mic(wav),
-                                                           time.sleep(1.0)))
+
+    def play() -> None:
+        pulse_devices.play_to_mic(wav)
+        time.sleep(1.0)
+
+    heard = record_while(pulse_devices, tmp_path, play)
     assert not [line for line in daemon.since(mark) if "-> wake" in line]
     assert len(heard) > SPEAKER_RATE_HZ, "the speaker was not recorded"
     assert np.abs(heard).max() < 100, "something was played"

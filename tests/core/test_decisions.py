@@ -29,7 +29,7 @@ def test_speech_then_silence_ends_after_end_silence() -> None:
     assert out[6] is Endpoint.PAUSE  # 2 frames = EARLY_PAUSE_S of silence
     assert out[7:9] == [Endpoint.CONTINUE] * 2
     assert out[9] is Endpoint.SPEECH_END  # 5 frames = 0.4 s of silence
-    assert EARLY_PAUSE_S == pytest.approx(2 * F)
+    assert pytest.approx(2 * F) == EARLY_PAUSE_S
 
 
 def test_a_pause_shorter_than_end_silence_does_not_end_and_pauses_again() -> None:

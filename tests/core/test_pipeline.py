@@ -9,12 +9,18 @@ from types import TracebackType
 import numpy as np
 import pytest
 
-from appliance.audio.format import FRAME_BYTES, RATE_HZ
+from appliance.audio.format import FRAME_BYTES, RATE_HZ, Int16Array
 from appliance.audio.sink import WavSink
 from appliance.control import Recognition, Reply
 from appliance.daemon import load_pipeline
 from appliance.events import (
-    Event, EventBus, SessionEnded, SpeechFinished, State, StateChanged, Subscription,
+    Event,
+    EventBus,
+    SessionEnded,
+    SpeechFinished,
+    State,
+    StateChanged,
+    Subscription,
 )
 from appliance.pipeline import Pipeline
 from appliance.settings import load_settings
@@ -39,7 +45,7 @@ class ScriptedMic:
                         tb: TracebackType | None) -> None:
         return None
 
-    def say(self, samples: np.ndarray, silence_s: float = 0.0) -> None:
+    def say(self, samples: Int16Array, silence_s: float = 0.0) -> None:
         pcm = np.concatenate([samples, np.zeros(int(silence_s * RATE_HZ), np.int16)])
         raw = pcm.astype("<i2").tobytes()
         for i in range(0, len(raw), FRAME_BYTES):
@@ -54,7 +60,7 @@ class ScriptedMic:
 
 
 @pytest.fixture(scope="module")
-def speech(voices: Voices) -> dict[str, np.ndarray]:
+def speech(voices: Voices) -> dict[str, Int16Array]:
     return {t: voices.piper_pcm(t) for t in
             ("Hey Jarvis.", "What time is it?", "What can you do?")}
 
@@ -103,7 +109,7 @@ def mic() -> Iterator[ScriptedMic]:
 
 
 async def test_a_question_goes_through_every_state(
-    pipeline: Pipeline, mic: ScriptedMic, speech: dict[str, np.ndarray], sink: WavSink
+    pipeline: Pipeline, mic: ScriptedMic, speech: dict[str, Int16Array], sink: WavSink
 ) -> None:
     with pipeline.events.subscribe() as sub:
         runner = asyncio.create_task(pipeline.run(mic))
@@ -122,7 +128,7 @@ async def test_a_question_goes_through_every_state(
 
 
 async def test_wake_word_while_speaking_cancels_the_answer(
-    pipeline: Pipeline, mic: ScriptedMic, speech: dict[str, np.ndarray]
+    pipeline: Pipeline, mic: ScriptedMic, speech: dict[str, Int16Array]
 ) -> None:
     with pipeline.events.subscribe() as sub:
         runner = asyncio.create_task(pipeline.run(mic))
@@ -145,7 +151,7 @@ async def test_wake_word_while_speaking_cancels_the_answer(
 
 
 async def test_stop_while_speaking_and_mute_ignores_the_wake_word(
-    pipeline: Pipeline, mic: ScriptedMic, speech: dict[str, np.ndarray], sink: WavSink
+    pipeline: Pipeline, mic: ScriptedMic, speech: dict[str, Int16Array], sink: WavSink
 ) -> None:
     with pipeline.events.subscribe() as sub:
         runner = asyncio.create_task(pipeline.run(mic))
@@ -163,7 +169,7 @@ async def test_stop_while_speaking_and_mute_ignores_the_wake_word(
         mic.say(speech["What time is it?"], 1.5)
         mic.close()
         await asyncio.wait_for(runner, 30)
-        assert pipeline.state is State.MUTED
+        assert pipeline.muted
         assert sink.pcm().duration_s == played
         rest = [sub.get_nowait() for _ in range(50)]
     assert "wake" not in states([e for e in rest if e is not None])
@@ -183,7 +189,7 @@ class AskAgain:
 
 
 async def test_follow_up_listens_again_without_the_wake_word(
-    mic: ScriptedMic, speech: dict[str, np.ndarray], sink: WavSink
+    mic: ScriptedMic, speech: dict[str, Int16Array], sink: WavSink
 ) -> None:
     settings = load_settings(overrides={"intent": {"sentences_dirs": []}})
     pipeline = await load_pipeline(settings, sink, EventBus())

@@ -1,0 +1,355 @@
+"""The user's config file over SSH: show the effective settings, check a file, set one key.
+
+``/etc/appliance/config.toml`` holds only the keys a user changes; the packaged defaults fill in
+the rest. ``check`` reports every problem with its key path, its line in the user's file and what
+is allowed; ``set`` edits the file with tomlkit (comments and layout survive), validates the
+result exactly as start-up does, and replaces the file atomically.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tempfile
+import tomllib
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from tomlkit.container import Container
+from tomlkit.items import AoT, Table
+
+from appliance.errors import ConfigError
+from appliance.settings import (
+    Settings,
+    check_known_keys,
+    defaults_dir,
+    merge,
+    parse,
+    read_toml,
+)
+from appliance.system.tomllines import key_lines, locate
+
+MASK = "********"
+_SECRET = re.compile(r"(^|_)(password|passphrase|secret|token|psk)($|_)")
+_PREFIX = re.compile(r"^(config|[^:]*\.toml): ")
+NEW_FILE_HEADER = (
+    "# Appliance settings: only the keys you change; `appliance config show` prints them all.\n"
+    "# Edit: `sudo appliance config set KEY VALUE`. Apply: `sudo systemctl reload appliance`.\n"
+)
+
+
+# ---------------------------------------------------------------------------------------------
+# show
+
+
+def effective_toml(settings: Settings) -> str:
+    """The effective settings as TOML, secrets masked."""
+    return tomlkit.dumps(_plain(dataclasses.asdict(settings), ""))
+
+
+def is_secret(key: str) -> bool:
+    return bool(_SECRET.search(key))
+
+
+def _plain(value: Any, key: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _plain(v, k) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v, key) for v in value]
+    if value is None:
+        return ""
+    if is_secret(key) and value:
+        return MASK
+    return value
+
+
+# ---------------------------------------------------------------------------------------------
+# check
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in the user's file."""
+
+    key: str
+    line: int | None
+    message: str
+    fix: str
+
+    def describe(self, path: Path) -> str:
+        where = f"{path}:{self.line}" if self.line else str(path)
+        return f"{where}: {self.message}\n    fix: {self.fix}"
+
+
+def check_file(path: Path) -> list[Problem]:
+    """Every problem in the user's config file ``path`` (empty when it is valid)."""
+    text = _read_text(path)
+    try:
+        user = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        match = re.search(r"line (\d+)", str(err))
+        line = int(match.group(1)) if match else None
+        return [Problem("", line, f"TOML syntax error: {err}", "correct the syntax at that line")]
+    defaults = read_toml(defaults_dir() / "default.toml")
+    lines = key_lines(text)
+    problems: dict[str, Problem] = {}
+    for leaf in _leaves(user):
+        found = _leaf_error(defaults, leaf, path)
+        if found is not None and found.key not in problems:
+            problems[found.key] = _problem(found, lines)
+    whole = None if problems else _leaf_error(defaults, user, path)
+    if whole is not None:
+        problems[whole.key] = _problem(whole, lines)
+    return list(problems.values())
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise ConfigError(
+            f"config file {path} does not exist",
+            fix="create it (`appliance config set KEY VALUE` does), or pass the right path",
+        ) from err
+
+
+def _leaves(data: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
+    """Each leaf value of ``data`` as a one-key nested table (lists count as leaves)."""
+    for key, value in data.items():
+        if isinstance(value, Mapping) and value:
+            for leaf in _leaves(value):
+                yield {key: leaf}
+        else:
+            yield {key: value}
+
+
+def _leaf_error(defaults: dict[str, Any], leaf: dict[str, Any], path: Path) -> ConfigError | None:
+    try:
+        _full_parse(defaults, leaf, path)
+    except ConfigError as err:
+        return err
+    return None
+
+
+def _full_parse(defaults: dict[str, Any], user: dict[str, Any], path: Path) -> Settings:
+    check_known_keys(user, Settings, "", source=str(path))
+    return parse(Settings, merge(defaults, user))
+
+
+def _problem(err: ConfigError, lines: dict[str, int]) -> Problem:
+    message = _PREFIX.sub("", err.message)
+    return Problem(err.key, locate(lines, err.key), message, err.fix)
+
+
+# ---------------------------------------------------------------------------------------------
+# set
+
+
+_PART = re.compile(r"^([A-Za-z0-9_-]+)(?:\[(\d+)\])?$")
+
+
+def parse_key(key: str) -> list[str | int]:
+    """``wake.models[0].threshold`` -> ``["wake", "models", 0, "threshold"]``."""
+    parts: list[str | int] = []
+    for piece in key.split("."):
+        match = _PART.match(piece.strip())
+        if match is None:
+            raise ConfigError(
+                f"'{key}' is not a key path", fix="write it like stt.model or wake.models[0].model",
+                key=key,
+            )
+        parts.append(match.group(1))
+        if match.group(2) is not None:
+            parts.append(int(match.group(2)))
+    return parts
+
+
+def field_type(parts: list[str | int]) -> Any:
+    """The settings type at a key path; an unknown key is a :class:`ConfigError` naming the keys
+    that exist there."""
+    tp: Any = Settings
+    done = ""
+    for part in parts:
+        if isinstance(part, int):
+            if typing.get_origin(tp) is not tuple:
+                raise ConfigError(f"'{done}' is not a list", fix=f"drop the [{part}]", key=done)
+            tp = typing.get_args(tp)[0]
+        else:
+            if not dataclasses.is_dataclass(tp):
+                raise ConfigError(f"'{done}' has no keys", fix=f"set '{done}' itself", key=done)
+            hints = typing.get_type_hints(tp)
+            if part not in hints:
+                known = ", ".join(hints)
+                raise ConfigError(
+                    f"unknown key '{done + '.' if done else ''}{part}'",
+                    fix=f"use one of: {known}", key=f"{done}.{part}".strip("."),
+                )
+            tp = hints[part]
+        done = f"{done}[{part}]" if isinstance(part, int) else f"{done}.{part}".strip(".")
+    return tp
+
+
+def parse_value(raw: str, expected: Any) -> Any:
+    """``raw`` as a TOML value (``4``, ``true``, ``"x"``, ``[1, 2]``, ``{a = 1}``); for a string
+    setting anything that is not a TOML string is taken as the text itself."""
+    wants_str = expected is str or (
+        typing.get_origin(expected) in (typing.Union, type(str | None))
+        and str in typing.get_args(expected)
+    )
+    try:
+        value = tomlkit.parse(f"v = {raw}")["v"].unwrap()
+    except tomlkit.exceptions.ParseError:
+        return tomlkit.item(raw)
+    if wants_str and not isinstance(value, str):
+        return tomlkit.item(raw)
+    # A fresh item: one cut from the parsed line would carry that line's layout along.
+    return tomlkit.item(value)
+
+
+def set_value(path: Path, key: str, raw: str) -> Any:
+    """Set ``key`` to ``raw`` in the user's file ``path`` (created if missing); returns the value
+    written. Nothing is written unless the whole configuration is valid afterwards."""
+    parts = parse_key(key)
+    value = parse_value(raw, field_type(parts))
+    text = path.read_text(encoding="utf-8") if path.exists() else NEW_FILE_HEADER
+    doc = tomlkit.parse(text)
+    _assign(doc, parts, value)
+    write_validated(path, tomlkit.dumps(doc).rstrip("\n") + "\n")
+    return value.unwrap() if hasattr(value, "unwrap") else value
+
+
+def _assign(doc: tomlkit.TOMLDocument, parts: list[str | int], value: Any) -> None:
+    node: Any = doc
+    new = False
+    for i, part in enumerate(parts[:-1]):
+        new = isinstance(part, str) and part not in node
+        node = _child(node, parts[: i + 1], parts[i + 1], holds_tables=i + 2 < len(parts))
+    last = parts[-1]
+    if isinstance(last, int):
+        _check_index(node, last, parts[:-1])
+        node[last] = value
+    elif isinstance(node, Table | tomlkit.TOMLDocument) and last not in node and len(node):
+        _add_after_last_key(node, last, value)
+    else:
+        node[last] = value
+    if len(parts) > 1 and new and isinstance(node, Table):
+        node.add(tomlkit.nl())  # a blank line before whatever table comes next
+
+
+def _child(node: Any, path: list[str | int], following: str | int, *, holds_tables: bool) -> Any:
+    """The table or list at ``path`` (its last part indexes ``node``), created if missing."""
+    part = path[-1]
+    if isinstance(part, int):
+        _check_index(node, part, path[:-1])
+        return node[part]
+    if part not in node:
+        if isinstance(following, int):
+            node[part] = _default_list(path)
+        else:
+            # [audio.input] alone, not an empty [audio] above it.
+            node[part] = tomlkit.table(is_super_table=holds_tables)
+    return node[part]
+
+
+def _check_index(node: Any, index: int, path: list[str | int]) -> None:
+    if not isinstance(node, list | AoT) or index >= len(node):
+        name = _key_text(path)
+        size = len(node) if isinstance(node, list | AoT) else 0
+        raise ConfigError(
+            f"'{name}' has no item [{index}] (it has {size})",
+            fix=f"use an index below {size}, or set the whole list '{name}'", key=name,
+        )
+
+
+def _default_list(done: list[str | int]) -> Any:
+    """A list the user's file does not have yet starts as a copy of the default one."""
+    data: Any = read_toml(defaults_dir() / "default.toml")
+    for part in done:
+        data = data[part]
+    if data and all(isinstance(x, dict) for x in data):
+        return _aot(data)
+    return tomlkit.item(list(data))
+
+
+def _aot(rows: list[dict[str, Any]]) -> AoT:
+    aot = tomlkit.aot()
+    for row in rows:
+        table = tomlkit.table()
+        table.update(row)
+        aot.append(table)
+    return aot
+
+
+def _add_after_last_key(node: Any, key: str, value: Any) -> None:
+    """Add a key right after the table's last key, not after comments that belong to the next
+    table (tomlkit appends at the very end of the body)."""
+    container: Container = node.value if isinstance(node, Table) else node
+    keys = [k for k, item in container.body if k is not None and not isinstance(item, Table | AoT)]
+    if keys and hasattr(container, "_insert_after"):
+        container._insert_after(keys[-1], key, value)
+    else:
+        node[key] = value
+
+
+def _key_text(parts: list[str | int]) -> str:
+    text = ""
+    for part in parts:
+        text = f"{text}[{part}]" if isinstance(part, int) else f"{text}.{part}".strip(".")
+    return text
+
+
+def write_validated(path: Path, text: str) -> None:
+    """Validate ``text`` as the user's config file, then atomically replace ``path`` with it
+    (same permissions; fsynced). An invalid text raises :class:`ConfigError`, ``path`` untouched."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        _copy_ownership(path, tmp)
+        try:
+            validate_text(text, path)
+        except ConfigError as err:
+            message = _PREFIX.sub("", err.message)
+            raise ConfigError(f"{path} not changed: {message}", fix=err.fix, key=err.key) from err
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def validate_text(text: str, path: Path) -> Settings:
+    """The settings ``text`` gives as the user's file ``path``, exactly as start-up checks them."""
+    try:
+        user = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: {err}", fix="correct the TOML syntax at that line") from err
+    return _full_parse(read_toml(defaults_dir() / "default.toml"), user, path)
+
+
+def _copy_ownership(original: Path, tmp: Path) -> None:
+    try:
+        st = original.stat()
+    except FileNotFoundError:
+        os.chmod(tmp, 0o644)
+        return
+    os.chmod(tmp, st.st_mode & 0o7777)
+    if os.geteuid() == 0:
+        os.chown(tmp, st.st_uid, st.st_gid)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
