@@ -55,8 +55,6 @@ _LOGGER = logging.getLogger(__name__)
 
 # Audio captured while the chime plays (plus this margin) is silenced: it is not the user.
 CHIME_MARGIN_S = 0.08
-# No microphone frame for this long while the loop should be running: unhealthy (watchdog).
-FRAME_STALL_S = 10.0
 
 
 @dataclass
@@ -135,7 +133,7 @@ class Pipeline:
         """Frames keep flowing, or the microphone loop is (re)trying: the systemd watchdog."""
         if self._state in (State.STARTING, State.ERROR):
             return True
-        return time.monotonic() - self.last_frame_at < FRAME_STALL_S
+        return time.monotonic() - self.last_frame_at < self.settings.pipeline.watchdog_stall_s
 
     def _rest_state(self) -> State:
         return State.MUTED if self._muted else State.IDLE

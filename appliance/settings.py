@@ -104,6 +104,7 @@ class PipelineSettings:
     thinking_timeout_s: float = rng(1, 120)
     speaking_timeout_s: float = rng(1, 600)
     error_retry_s: float = rng(0.5, 600)
+    watchdog_stall_s: float = rng(1, 600)
 
 
 @dataclass(frozen=True)
