@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import logging
 import signal
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -221,6 +223,19 @@ async def _cancel(task: asyncio.Task[None]) -> None:
         await task
 
 
+def _loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """aiomqtt may register a write callback for a socket paho has just closed (the broker went
+    away): asyncio then logs EBADF with a traceback. The reconnect loop already handles the
+    outage, so that one case is a debug line; everything else goes to the default handler."""
+    err = context.get("exception")
+    handle = repr(context.get("handle", ""))
+    if isinstance(err, OSError) and err.errno == errno.EBADF and (
+            "add_writer" in handle or "add_reader" in handle):
+        _LOGGER.debug("socket closed under a pending callback (MQTT reconnecting): %s", err)
+        return
+    loop.default_exception_handler(context)
+
+
 def run(settings: Settings, paths: AudioPaths, config: Path | None = None) -> int:
     """Run the daemon until SIGTERM/SIGINT (or the end of ``--audio-in``); exit code 0."""
 
@@ -229,6 +244,7 @@ def run(settings: Settings, paths: AudioPaths, config: Path | None = None) -> in
         assert task is not None
         daemon = Daemon(settings, paths, config)
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(_loop_exception)
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, task.cancel)
         loop.add_signal_handler(signal.SIGHUP, daemon.reload)
