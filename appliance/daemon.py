@@ -27,10 +27,11 @@ from appliance.backoff import Backoff
 from appliance.errors import ApplianceError, AudioDeviceError
 from appliance.events import EventBus, State, StateChanged
 from appliance.hardware import run_hardware
-from appliance.intent.engine import IntentEngine
+from appliance.intent.engine import make_engine
 from appliance.intent.skills import CoreSkills
 from appliance.pipeline import Pipeline
 from appliance.settings import Settings, load_settings
+from appliance.skills.service import install_skills
 from appliance.speech import Speaker
 from appliance.stt import Transcriber
 from appliance.system.reload import diff_settings
@@ -64,12 +65,14 @@ async def load_pipeline(settings: Settings, sink: AudioSink, events: EventBus) -
         asyncio.to_thread(Transcriber, settings.stt), asyncio.to_thread(Synthesizer, settings.tts),
     )
     await asyncio.to_thread(warm_up, stt, tts)
-    intents = IntentEngine(settings.intent, wake.names)
+    intents = make_engine(settings, wake.names)
     speaker = Speaker(tts, sink, rate_hz=settings.audio.output.rate_hz,
                       volume=settings.audio.output.volume)
     pipeline = Pipeline(settings, wake=wake, vad=vad, stt=stt, intents=intents,
                         speaker=speaker, events=events)
-    pipeline.add_intent_handler(CoreSkills(settings.pipeline.name, lambda: intents.intent_names))
+    pipeline.add_intent_handler(  # the names follow a reload of the sentences
+        CoreSkills(settings.pipeline.name, lambda: pipeline.intents.intent_names))
+    install_skills(pipeline, settings)  # timers, alarms, volume, stop, repeat, own commands
     return pipeline
 
 
@@ -197,7 +200,7 @@ class Daemon:
         if "tts" in changed:
             p.speaker.tts = await asyncio.to_thread(Synthesizer, new.tts)
         if changed & {"intent", "wake"}:
-            p.intents = IntentEngine(new.intent, p.wake.names)
+            p.intents = make_engine(new, p.wake.names, previous=p.intents)
         if "audio" in changed and new.audio.output.volume != self.settings.audio.output.volume:
             p.set_volume(new.audio.output.volume)
         self.settings = p.settings = new

@@ -113,6 +113,10 @@ class ErrorRaised(Event):
     message: str
 
 
+# UserEvent kind: a message for MQTT to publish as it is ({"topic", "payload", "retain"}).
+MQTT_PUBLISH = "mqtt_publish"
+
+
 @dataclass(frozen=True)
 class UserEvent(Event):
     """Something outside the voice loop worth telling home automation (buttons, timers)."""

@@ -16,14 +16,11 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
-
-from appliance.audio.format import FRAME_S, Int16Array
+from appliance.audio.format import FRAME_S, Int16Array, resample, scale
 from appliance.audio.source import AudioSource
 from appliance.control import IntentHandler, Recognition, Reply
 from appliance.errors import ApplianceError
@@ -45,6 +42,7 @@ from appliance.events import (
 )
 from appliance.intent.engine import IntentEngine
 from appliance.intent.skills import NOT_UNDERSTOOD
+from appliance.session import Listening, Timing
 from appliance.settings import Settings
 from appliance.speech import Speaker
 from appliance.stt import Transcriber, Transcript
@@ -55,33 +53,6 @@ _LOGGER = logging.getLogger(__name__)
 
 # Audio captured while the chime plays (plus this margin) is silenced: it is not the user.
 CHIME_MARGIN_S = 0.08
-
-
-@dataclass
-class _Listening:
-    """One command being heard."""
-
-    session_id: str
-    endpointer: Endpointer
-    frames: list[bytes] = field(default_factory=list)
-    mute_until_s: float = 0.0
-    early: asyncio.Future[Transcript] | None = None
-    early_speech_s: float = -1.0
-    last_speech_at: float = 0.0
-
-    def audio(self) -> Int16Array:
-        return np.frombuffer(b"".join(self.frames), dtype=np.int16).copy()
-
-
-@dataclass
-class Timing:
-    """Where the time of the last interaction went (for ``listen`` and ``bench``)."""
-
-    end_of_speech: float = 0.0
-    transcribed: float = 0.0
-    recognized: float = 0.0
-    first_audio: float = 0.0
-    stages: dict[str, float] = field(default_factory=dict)
 
 
 class Pipeline:
@@ -98,10 +69,11 @@ class Pipeline:
         self._muted = False
         self._handlers: list[IntentHandler] = []
         self._ring: deque[bytes] = deque(maxlen=max(1, round(settings.listen.preroll_s / FRAME_S)))
-        self._listening: _Listening | None = None
+        self._listening: Listening | None = None
         self._task: asyncio.Task[None] | None = None
         self._task_session = ""
         self._side_tasks: set[asyncio.Task[Any]] = set()
+        self._stop_listeners: list[Callable[[], None]] = []
         self._t_s = 0.0
         self._frame_exec = ThreadPoolExecutor(1, thread_name_prefix="frames")
         self._stt_exec = ThreadPoolExecutor(1, thread_name_prefix="stt")
@@ -183,6 +155,8 @@ class Pipeline:
 
     def stop(self) -> None:
         self._cancel_interaction()
+        for listener in self._stop_listeners:
+            listener()  # e.g. a ringing timer
         if self._state not in (State.STARTING, State.ERROR):
             self._set_state(self._rest_state(), "stopped")
 
@@ -192,8 +166,29 @@ class Pipeline:
         self._start_task(self._answer(session_id, Reply(text), "announce"), session_id)
         task = self._task
         assert task is not None
-        with contextlib.suppress(asyncio.CancelledError):
+        try:
             await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():  # stop(), a wake word or another announcement cut it short
+                return
+            if self._task is task:  # our caller was cancelled: so is the announcement
+                self._cancel_interaction()
+                self._set_state(self._rest_state(), "announcement cancelled")
+            raise
+
+    def add_stop_listener(self, listener: Callable[[], None]) -> None:
+        """``listener()`` runs on every :meth:`stop` (button, MQTT): a skill silences its ring."""
+        self._stop_listeners.append(listener)
+
+    async def play_sound(self, samples: Int16Array, rate_hz: int, volume: int) -> None:
+        """Play a sound (a ring) without changing state: the wake word is still listened for."""
+        out_hz = self.speaker.rate_hz
+        async with self.speaker.sink.stream(out_hz) as out:
+            await out.write(scale(resample(samples, rate_hz, out_hz), volume))
+
+    def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        """Run ``coro`` in the background (skills' schedulers); cancelled by :meth:`close`."""
+        return self._spawn(coro, name)
 
     # -- the microphone loop ------------------------------------------------------------------
 
@@ -231,7 +226,7 @@ class Pipeline:
     def _begin_listening(self, source: str, *, preroll: bool) -> None:
         self._cancel_interaction()
         session_id = uuid.uuid4().hex
-        listening = _Listening(session_id, Endpointer(self.settings.listen))
+        listening = Listening(session_id, Endpointer(self.settings.listen))
         if preroll:
             listening.frames.extend(self._ring)
         if self.settings.listen.chime:
@@ -263,7 +258,7 @@ class Pipeline:
             self.wake.reset()
             self._set_state(self._rest_state(), "no speech")
 
-    def _transcribe_early(self, lst: _Listening) -> None:
+    def _transcribe_early(self, lst: Listening) -> None:
         """The user paused: start transcribing now; kept only if they say nothing more."""
         if lst.early is not None and not lst.early.done():
             return
@@ -273,7 +268,7 @@ class Pipeline:
 
     # -- one interaction ----------------------------------------------------------------------
 
-    async def _respond(self, lst: _Listening) -> None:
+    async def _respond(self, lst: Listening) -> None:
         self._set_state(State.THINKING, "end of speech")
         try:
             async with asyncio.timeout(self.settings.pipeline.thinking_timeout_s):
@@ -286,7 +281,7 @@ class Pipeline:
             reply = Reply("Sorry, that took too long.")
         await self._answer(lst.session_id, reply, "answered")
 
-    async def _transcript(self, lst: _Listening) -> Transcript:
+    async def _transcript(self, lst: Listening) -> Transcript:
         loop = asyncio.get_running_loop()
         if lst.early is not None and lst.early_speech_s == lst.endpointer.speech_s:
             transcript = await lst.early
@@ -318,7 +313,17 @@ class Pipeline:
         return Reply(NOT_UNDERSTOOD)
 
     async def _answer(self, session_id: str, reply: Reply, reason: str) -> None:
-        self.last_reply = reply
+        if reply.text:  # Reply("") says nothing (e.g. "stop")
+            self.last_reply = reply
+            await self._speak(session_id, reply, reason)
+        self._task_session = ""
+        self.events.publish(SessionEnded(session_id, reason))
+        if reply.follow_up and not self._muted:
+            self._begin_listening("follow-up", preroll=False)
+        else:
+            self._set_state(self._rest_state(), "answered")
+
+    async def _speak(self, session_id: str, reply: Reply, reason: str) -> None:
         self.events.publish(ResponseReady(reply.text, session_id))
         self._set_state(State.SPEAKING, reason)
         cancelled = True
@@ -330,12 +335,6 @@ class Pipeline:
             _LOGGER.warning("answer cut at speaking_timeout_s")
         finally:
             self.events.publish(SpeechFinished(reply.text, session_id, cancelled))
-        self._task_session = ""
-        self.events.publish(SessionEnded(session_id, reason))
-        if reply.follow_up and not self._muted:
-            self._begin_listening("follow-up", preroll=False)
-        else:
-            self._set_state(self._rest_state(), "answered")
 
     def _first_audio(self) -> None:
         self.timing.first_audio = time.monotonic()

@@ -22,6 +22,7 @@ from appliance.errors import ConfigError
 from appliance.fields import rng
 from appliance.hardware.config import HardwareSettings
 from appliance.mqtt.settings import MqttSettings
+from appliance.skills.settings import SkillsSettings
 from appliance.system.debug import DebugSettings
 
 SYSTEM_CONFIG = Path("/etc/appliance/config.toml")
@@ -125,6 +126,7 @@ class Settings:
     mqtt: MqttSettings = rng()
     debug: DebugSettings = rng()
     hardware: HardwareSettings = rng()
+    skills: SkillsSettings = rng()
 
 
 # ---------------------------------------------------------------------------------------------

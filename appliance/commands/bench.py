@@ -1,28 +1,64 @@
-"""``appliance bench``: speed and memory of the installed models on this machine."""
+"""``appliance bench [core|intents|audio|all]``: speed, memory and recognition accuracy."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from appliance.commands.common import settings_from
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
-    p = sub.add_parser("bench", parents=[common], help="measure speed and memory")
+    p = sub.add_parser("bench", parents=[common], help="measure speed, memory and accuracy")
+    p.add_argument("what", nargs="?", choices=("all", "core", "intents", "audio"),
+                   default="core", help="core: models' speed and memory (default); intents: "
+                   "the text benchmark; audio: spoken commands through Whisper")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--data", type=Path, help="directory of the labelled sets (tests/data)")
+    p.add_argument("--stt-prompt", choices=("config", "on", "off", "both"), default="config",
+                   help="audio: Whisper with the vocabulary prompt, without, or both")
+    p.add_argument("--verbose", action="store_true", help="list every mistake")
     p.set_defaults(func=main)
 
 
 def main(args: argparse.Namespace) -> int:
-    from appliance.bench import run_bench
-
     settings = settings_from(args)
-    results = run_bench(settings)
+    results: dict[str, Any] = {}
+    if args.what in ("core", "all"):
+        from appliance.bench import run_bench
+
+        results["core"] = run_bench(settings)
+    if args.what in ("intents", "all"):
+        from appliance.intent.bench import run_intents
+
+        results["intents"] = run_intents(settings, args.data)
+    if args.what in ("audio", "all"):
+        from appliance.intent.audio_bench import run_audio
+
+        prompts = {"config": (settings.skills.stt_prompt,), "on": (True,), "off": (False,),
+                   "both": (False, True)}[args.stt_prompt]
+        results["audio"] = run_audio(settings, args.data, prompts)
     if args.json:
-        print(json.dumps(results, indent=2))
+        print(json.dumps(results if args.what == "all" else results[args.what], indent=2))
     else:
-        for key, value in results.items():
-            print(f"{key:36s} {value}")
+        for section, values in results.items():
+            _print(section, values, args.verbose)
     return 0
+
+
+def _print(section: str, values: dict[str, Any], verbose: bool, indent: str = "") -> None:
+    if indent == "":
+        print(f"[{section}]")
+    for key, value in values.items():
+        if isinstance(value, dict):
+            print(f"{indent}{key}:")
+            _print(section, value, verbose, indent + "  ")
+        elif isinstance(value, list):
+            if verbose or key in {"misses", "mistakes"}:
+                print(f"{indent}{key:34s} {len(value)}")
+                for item in value if (verbose or len(value) <= 10) else value[:10]:
+                    print(f"{indent}  {item}")
+        else:
+            print(f"{indent}{key:34s} {value}")

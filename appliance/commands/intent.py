@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from appliance.commands.common import settings_from
-from appliance.intent.engine import IntentEngine
+from appliance.intent.engine import make_engine
 from appliance.wake import model_name
 
 
@@ -21,7 +21,7 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     wake_words = tuple(model_name(m.model) for m in settings.wake.models)
-    result = IntentEngine(settings.intent, wake_words).recognize(args.text)
+    result = make_engine(settings, wake_words).recognize(args.text)
     if args.json:
         payload = None if result is None else {
             "intent": result.name, "slots": result.slots, "confidence": result.confidence,

@@ -1,23 +1,39 @@
 """Sentence templates (hassil syntax) loaded from YAML, matched against transcripts.
 
 Built-in sentences live in ``config/sentences/<language>/``; a user adds files to the directories in
-``intent.sentences_dirs`` (``/etc/appliance/sentences`` by default). A malformed file is an error
-that names the file, the line and the problem, at start-up.
+``intent.sentences_dirs`` (``/etc/appliance/sentences`` by default) and sentences of their own
+commands in ``[[skills.commands]]``. A malformed file is an error that names the file, the line and
+the problem, at start-up.
+
+A transcript is normalised (:mod:`appliance.intent.normalize`) and matched exactly; if nothing
+matches and a fuzzy threshold is set, misheard or stray words are corrected
+(:mod:`appliance.intent.fuzzy`) and the corrected sentence must match exactly, with a confidence
+at or above the threshold. Skills may add context (a question being asked: "Which timer?") that
+enables sentences marked ``requires_context`` in the templates.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from appliance.control import Recognition
 from appliance.errors import IntentError
+from appliance.intent.fuzzy import Corrector, template_words
 from appliance.intent.normalize import normalize
+from appliance.intent.slots import derive_slots
 from appliance.settings import IntentSettings, defaults_dir, merge
+
+if TYPE_CHECKING:
+    from appliance.settings import Settings
+
+# Extra intents from the configuration: (where they come from, intent name, sentences).
+ExtraSentences = Sequence[tuple[str, str, Sequence[str]]]
+ContextProvider = Callable[[], Mapping[str, Any]]
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -88,37 +104,117 @@ def _line_of(path: Path, err: Exception) -> int:
 class IntentEngine:
     """``recognize(text)`` gives the best :class:`Recognition`, or None."""
 
-    def __init__(self, settings: IntentSettings, wake_phrases: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self, settings: IntentSettings, wake_phrases: tuple[str, ...] = (), *,
+        fuzzy_threshold: float | None = None, extra: ExtraSentences = (),
+    ) -> None:
         self.settings = settings
         self.wake_phrases = wake_phrases
+        self.fuzzy_threshold = fuzzy_threshold
         self.files = sentence_files(settings)
-        self.intents = self._load(self.files)
+        self.data = self._merge(self.files, extra)
+        self.intents = _compile(self.data)
+        self.corrector = Corrector(template_words(self.data))
+        self._contexts: list[ContextProvider] = []
 
-    def _load(self, files: Iterable[Path]) -> Any:
-        from hassil import Intents
-
+    def _merge(self, files: Iterable[Path], extra: ExtraSentences) -> dict[str, Any]:
         merged: dict[str, Any] = {"language": self.settings.language, "intents": {}}
         for path in files:
             data = _read(path)
             _check(path, data)
-            merged = merge(merged, {k: v for k, v in data.items() if k != "intents"})
-            for name, intent in (data.get("intents") or {}).items():
-                blocks = merged["intents"].setdefault(name, {"data": []})
-                blocks["data"] = blocks["data"] + list(intent.get("data", []))
-        return Intents.from_dict(merged)
+            merged = _add(merged, data)
+        for where, name, sentences in extra:
+            data = {"intents": {name: {"data": [{"sentences": list(sentences)}]}}}
+            _check_extra(where, {**merged, **data})
+            merged = _add(merged, data)
+        return merged
 
     @property
     def intent_names(self) -> list[str]:
         return sorted(self.intents.intents)
 
-    def recognize(self, text: str) -> Recognition | None:
-        from hassil import recognize
+    def add_context(self, provider: ContextProvider) -> None:
+        """``provider()`` gives context values (``{"question": "timer"}``) at each recognition."""
+        self._contexts.append(provider)
 
-        plain = normalize(text, self.wake_phrases)
+    def context(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for provider in self._contexts:
+            out.update(provider())
+        return out
+
+    def recognize(self, text: str) -> Recognition | None:
+        plain = normalize(text, self.wake_phrases, lenient=self.fuzzy_threshold is not None)
         if not plain:
             return None
-        result = recognize(plain, self.intents)
+        context = self.context()
+        found = self._match(plain, context)
+        if found is not None:
+            return Recognition(found[0], found[1], 1.0, text)
+        if self.fuzzy_threshold is None:
+            return None
+        for candidate in self.corrector.candidates(plain.split(), self.fuzzy_threshold):
+            found = self._match(" ".join(candidate.words), context)
+            if found is not None:
+                _LOGGER.debug("fuzzy: %r -> %r (%.2f)", plain, candidate.words,
+                              candidate.confidence)
+                return Recognition(found[0], found[1], round(candidate.confidence, 3), text)
+        return None
+
+    def _match(self, plain: str, context: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
+        from hassil import recognize_best
+
+        result = recognize_best(plain, self.intents, intent_context=context or None)
         if result is None or result.intent is None:
             return None
-        slots = {name: ent.value for name, ent in result.entities.items()}
-        return Recognition(result.intent.name, slots, 1.0, text)
+        raw = {name: ent.value for name, ent in result.entities.items() if name not in context}
+        return result.intent.name, derive_slots(raw)
+
+    def stt_prompt(self) -> str:
+        """What the recogniser should expect (Whisper's initial prompt): the ``prompt`` text of
+        the sentence files (a user's file may replace it, e.g. to add their own commands)."""
+        return str(self.data.get("prompt", "")).strip()
+
+
+def _add(merged: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    merged = merge(merged, {k: v for k, v in data.items() if k != "intents"})
+    for name, intent in (data.get("intents") or {}).items():
+        blocks = merged["intents"].setdefault(name, {"data": []})
+        blocks["data"] = blocks["data"] + list(intent.get("data", []))
+    return merged
+
+
+def _compile(data: dict[str, Any]) -> Any:
+    from hassil import Intents
+
+    return Intents.from_dict(data)
+
+
+def _check_extra(where: str, data: dict[str, Any]) -> None:
+    from hassil.parser import ParseError
+
+    try:
+        for intent in _compile(data).intents.values():
+            for block in intent.data:
+                block.sentences  # noqa: B018 (parses the templates)
+    except (ParseError, KeyError, TypeError, ValueError) as err:
+        raise IntentError(
+            f"{where}: bad sentence template: {err}",
+            fix="check brackets: (a|b) alternatives, [optional] words, {slot} names",
+        ) from err
+
+
+def make_engine(settings: Settings, wake_phrases: tuple[str, ...] = (),
+                previous: IntentEngine | None = None) -> IntentEngine:
+    """The engine as the daemon runs it: fuzzy threshold and own commands from ``[skills]``.
+
+    On a reload pass the running engine as ``previous``: its context providers carry over.
+    """
+    skills = settings.skills
+    extra = [(f"skills.commands[{i}].sentences", cmd.intent, cmd.sentences)
+             for i, cmd in enumerate(skills.commands) if cmd.sentences]
+    engine = IntentEngine(settings.intent, wake_phrases,
+                          fuzzy_threshold=skills.fuzzy_threshold, extra=extra)
+    if previous is not None:
+        engine._contexts = list(previous._contexts)
+    return engine

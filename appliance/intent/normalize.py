@@ -1,29 +1,84 @@
-"""Turn a Whisper transcript into the plain form the sentence templates are written in."""
+"""Turn a Whisper transcript into the plain form the sentence templates are written in.
+
+Lower case, no punctuation, no filler words ("um", "please"), no polite lead-in ("could you"),
+no leading wake phrase ("hey jarvis, ..."), and numbers as digits ("ten" -> "10", "7:30" ->
+"7 30", "an hour and a half" -> "1 hours 30 minutes"): templates are written in that form.
+"""
 
 from __future__ import annotations
 
 import re
 import unicodedata
 
-_FILLERS = ("um", "uh", "erm", "er", "hmm", "ah", "oh")
-_PUNCT = re.compile(r"[^\w\s':%-]")
+from appliance.intent.numbers import words_to_digits
+
+FILLERS = frozenset(["um", "umm", "uh", "uhh", "erm", "er", "hmm", "hm", "ah", "oh"])
+POLITE = frozenset(["please", "kindly"])
+# Said before a command; dropped from the start (repeatedly: "ok so could you ...").
+LEAD_INS = tuple(p.split() for p in (
+    "ok", "okay", "so", "now", "and", "alright", "all right", "just", "go ahead and",
+    "can you", "could you", "would you", "will you", "can you please", "i want you to",
+    "i'd like you to", "i would like you to", "i need you to",
+))
+TRAILERS = tuple(p.split() for p in ("for me", "thanks", "thank you", "thank you very much"))
+_PUNCT = re.compile(r"[^\w\s':%.-]")
+_ABBREVIATIONS = (
+    (re.compile(r"\ba\.\s?m\b\.?"), "am"), (re.compile(r"\bp\.\s?m\b\.?"), "pm"),
+    (re.compile(r"%"), " percent "), (re.compile(r"\b(\d+)\s?(mins?)\b"), r"\1 minutes"),
+    (re.compile(r"\b(\d+)\s?(secs?)\b"), r"\1 seconds"), (re.compile(r"\b(\d+)\s?(hrs?)\b"),
+                                                          r"\1 hours"),
+)
 _SPACES = re.compile(r"\s+")
+# Whisper hears the article after "set"/"start" as "in", "and", "it" or "at" ("set in alarm").
+_ASR_ARTICLE = re.compile(r"^(set|start) (?:in|and|it|at)( .*\b(?:timer|alarm)s?\b)")
 _WAKE_PREFIXES = ("hey", "hi", "ok", "okay")
 
 
-def normalize(text: str, wake_phrases: tuple[str, ...] = ()) -> str:
-    """Lower-case, no punctuation, no filler words, no leading wake phrase ("hey jarvis, ...")."""
+def normalize(text: str, wake_phrases: tuple[str, ...] = (), *, lenient: bool = True) -> str:
+    """Lower-case, no punctuation, no filler words, no leading wake phrase ("hey jarvis, ...").
+
+    ``lenient`` also drops politeness ("please", "could you", "for me"); a strict engine (no
+    fuzzy threshold) keeps them, so its templates see every word that was said.
+    """
     text = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
+    for pattern, repl in _ABBREVIATIONS:
+        text = pattern.sub(repl, text)
     text = _PUNCT.sub(" ", text)
+    text = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", text)  # a full stop, not a decimal point
+    text = re.sub(r"(?<=[a-z])-(?=[a-z0-9])|(?<=\d)-(?=[a-z])", " ", text)
     words = [w.strip("-'") for w in text.split()]
-    words = [w for w in words if w and w not in _FILLERS]
+    drop = FILLERS | POLITE if lenient else FILLERS
+    words = [w for w in words if w and w not in drop]
     text = _SPACES.sub(" ", " ".join(words)).strip()
     for spoken in _wake_variants(wake_phrases):
         if text == spoken:
             return ""
         if text.startswith(spoken + " "):
-            return text[len(spoken) + 1 :]
-    return text
+            text = text[len(spoken) + 1 :]
+            break
+    if lenient:
+        text = _ASR_ARTICLE.sub(r"\1 a\2", _dedupe(_trim(text.split())))
+    return words_to_digits(text)
+
+
+def _dedupe(text: str) -> str:
+    """Whisper sometimes repeats itself: "stop stop" -> "stop"."""
+    words = text.split()
+    return " ".join(w for i, w in enumerate(words) if i == 0 or w != words[i - 1])
+
+
+def _trim(words: list[str]) -> str:
+    changed = True
+    while changed and words:
+        changed = False
+        for phrase in sorted(LEAD_INS, key=len, reverse=True):
+            if words[: len(phrase)] == phrase and len(words) > len(phrase):
+                words, changed = words[len(phrase) :], True
+                break
+    for phrase in TRAILERS:
+        if len(words) > len(phrase) and words[-len(phrase) :] == phrase:
+            words = words[: -len(phrase)]
+    return " ".join(words)
 
 
 def _wake_variants(wake_phrases: tuple[str, ...]) -> list[str]:

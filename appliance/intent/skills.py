@@ -10,13 +10,22 @@ from appliance.control import Recognition, Reply
 
 NOT_UNDERSTOOD = "Sorry, I didn't understand."
 
-# How "what can you do" describes each intent; others are described from their names.
+# How "what can you do" describes each intent ("": not listed; the same words are said once);
+# others are described from their names ("TurnOnTheFan" -> "turn on the fan").
 DESCRIPTIONS = {
     "GetTime": "tell the time",
     "GetDate": "tell the date",
     "GetWeekday": "tell the day of the week",
     "ListCapabilities": "list what I can do",
     "GetName": "tell you my name",
+    **dict.fromkeys(("TimerSet", "TimerCancel", "TimerCancelAll", "TimerStatus",
+                     "TimerAddTime"), "set timers"),
+    **dict.fromkeys(("AlarmSet", "AlarmList", "AlarmCancel", "AlarmCancelAll", "AlarmSnooze"),
+                    "set alarms"),
+    **dict.fromkeys(("VolumeSet", "VolumeUp", "VolumeDown", "VolumeMute", "VolumeUnmute"),
+                    "change the volume"),
+    "Repeat": "repeat what I said",
+    **dict.fromkeys(("Stop", "TimerChoose", "AlarmChoose"), ""),
 }
 
 
@@ -64,7 +73,8 @@ def describe(intent_name: str) -> str:
 
 
 def capabilities(intent_names: list[str]) -> str:
-    things = [describe(n) for n in intent_names if n != "ListCapabilities"]
+    things = list(dict.fromkeys(
+        d for n in intent_names if n != "ListCapabilities" and (d := describe(n))))
     if not things:
         return "I can't do anything yet."
     listed = things[0] if len(things) == 1 else ", ".join(things[:-1]) + f" and {things[-1]}"

@@ -13,6 +13,7 @@ from typing import Any
 
 from appliance.control import Controller, Recognition
 from appliance.events import (
+    MQTT_PUBLISH,
     ErrorRaised,
     Event,
     IntentNotRecognized,
@@ -178,6 +179,9 @@ class Outbound:
         await self._event("error", {"code": event.code, "message": event.message})
 
     async def _on_user_event(self, event: UserEvent) -> None:
+        if event.kind == MQTT_PUBLISH:  # a user's own command publishing its message
+            await self._user_message(event.data)
+            return
         await self._event(event.kind, event.data)
         if event.kind == "button":
             gesture = event.data.get("gesture", "short")
@@ -187,6 +191,14 @@ class Outbound:
         suffix = _TIMESTAMP_TOPICS.get(event.kind)
         if suffix is not None:
             await self.retain(suffix, str(event.data.get("at") or "None"))
+
+    async def _user_message(self, data: dict[str, Any]) -> None:
+        topic, payload = str(data.get("topic", "")), str(data.get("payload", ""))
+        if not topic or "+" in topic or "#" in topic:
+            _LOGGER.warning("not publishing to %r: a topic may not be empty or have wildcards",
+                            topic)
+            return
+        await self._link.publish(topic, payload, retain=bool(data.get("retain")))
 
     async def _event(self, kind: str, data: dict[str, Any]) -> None:
         await self._link.publish_json(self._topics.sub(tp.EVENT), {**data, "kind": kind})

@@ -213,3 +213,25 @@ async def test_follow_up_listens_again_without_the_wake_word(
     assert states(events) == ["idle", "wake", "listening", "thinking", "speaking", "listening",
                               "thinking", "speaking", "idle"]
     assert handler.calls == ["GetTime", "GetTime"]
+
+
+async def test_say_is_cut_by_stop_and_cancelled_with_its_caller(pipeline: Pipeline) -> None:
+    long_text = "This announcement is long enough to be interrupted. " * 3
+    with pipeline.events.subscribe() as sub:
+        runner = asyncio.create_task(pipeline.run(mic := ScriptedMic()))
+        mic.say(np.zeros(8000, np.int16))
+        await next_state(sub, State.IDLE)
+        said = asyncio.create_task(pipeline.say(long_text))
+        await next_state(sub, State.SPEAKING)
+        pipeline.stop()
+        await asyncio.wait_for(said, 5)  # returns: the announcement was stopped
+        said = asyncio.create_task(pipeline.say(long_text))
+        await next_state(sub, State.SPEAKING)
+        said.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await asyncio.wait_for(said, 5)
+        events = await next_state(sub, State.IDLE, 5)
+        mic.close()
+        await asyncio.wait_for(runner, 30)
+    assert pipeline.state is State.IDLE
+    assert [e.reason for e in events if isinstance(e, StateChanged)] == ["announcement cancelled"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from appliance.events import State, UserEvent, WakeDetected
+from appliance.events import MQTT_PUBLISH, State, UserEvent, WakeDetected
 from appliance.mqtt.service import MqttService
+from appliance.skills.custom import EventPublisher
 from tests.mqtt.broker import Mosquitto
 from tests.mqtt.fakes import FakeController, FakeWakeController
 from tests.mqtt.helpers import as_json, mqtt_settings, recording_client, running, text
@@ -144,3 +145,18 @@ async def test_clean_shutdown_says_offline(broker: Mosquitto) -> None:
         kept = await late.wait_for(service.topics.availability)
     assert kept.retain
     assert text(kept) == "offline"
+
+
+async def test_a_users_command_publishes_its_message_through_the_event_stream(
+    broker: Mosquitto,
+) -> None:
+    controller = FakeController()
+    service = MqttService(mqtt_settings(broker.port), controller)
+    async with recording_client(broker.port) as live, running(service, live):
+        publisher = EventPublisher(controller.events)
+        assert await publisher.publish("home/fan/set", '{"speed": 3}')
+        controller.events.publish(UserEvent(MQTT_PUBLISH, {"topic": "home/#", "payload": "x"}))
+        message = await live.wait_for("home/fan/set")
+    assert text(message) == '{"speed": 3}'
+    assert [str(m.topic) for m in live.messages if str(m.topic).startswith("home/")] == [
+        "home/fan/set"]

@@ -1,0 +1,104 @@
+"""``appliance bench intents``: accuracy of the intent engine on labelled transcripts.
+
+The labelled sets live in ``tests/data/`` of the source tree (``--data`` points elsewhere).
+Intent accuracy counts an out-of-domain sentence as right when nothing is recognised; slot
+accuracy is over in-domain sentences whose intent was right; a false accept is an out-of-domain
+sentence that was given an intent (the speaker would have acted on it).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from appliance.control import Recognition
+from appliance.errors import ApplianceError
+from appliance.intent.engine import IntentEngine, make_engine
+from appliance.settings import Settings
+from appliance.wake import model_name
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "tests" / "data"
+
+
+@dataclass(frozen=True)
+class Case:
+    text: str
+    intent: str | None
+    slots: dict[str, Any] = field(default_factory=dict)
+
+
+def load_cases(path: Path) -> list[Case]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise ApplianceError(f"cannot read the benchmark {path}: {err}",
+                             fix="run from the source tree or pass --data DIR",
+                             code="bench_data") from err
+    return [Case(str(c["text"] or ""), c.get("intent"), dict(c.get("slots") or {}))
+            for c in raw]
+
+
+def bench_engine(settings: Settings) -> IntentEngine:
+    from appliance.settings import load_settings
+
+    # The built-in sentences only: the user's files must not change the benchmark.
+    base = load_settings(overrides={"intent": {"sentences_dirs": []}})
+    wake = tuple(model_name(m.model) for m in settings.wake.models)
+    engine = make_engine(base, wake)
+    engine.fuzzy_threshold = settings.skills.fuzzy_threshold
+    return engine
+
+
+@dataclass
+class Score:
+    total: int = 0
+    intent_ok: int = 0
+    slots_total: int = 0
+    slots_ok: int = 0
+    out_of_domain: int = 0
+    false_accepts: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, case: Case, got: Recognition | None) -> None:
+        self.total += 1
+        name = got.name if got is not None else None
+        if case.intent is None:
+            self.out_of_domain += 1
+            self.false_accepts += name is not None
+        if name != case.intent:
+            self.errors.append(f"{case.text!r}: expected {case.intent}, got {name}")
+            return
+        self.intent_ok += 1
+        if got is not None and case.intent is not None:
+            self.slots_total += 1
+            if got.slots == case.slots:
+                self.slots_ok += 1
+            else:
+                self.errors.append(f"{case.text!r}: slots {got.slots} != {case.slots}")
+
+    def results(self) -> dict[str, Any]:
+        return {
+            "utterances": self.total,
+            "intent_accuracy_percent": round(100 * self.intent_ok / max(1, self.total), 1),
+            "slot_accuracy_percent": round(100 * self.slots_ok / max(1, self.slots_total), 1),
+            "out_of_domain": self.out_of_domain,
+            "false_accepts": self.false_accepts,
+            "false_accept_rate_percent": round(
+                100 * self.false_accepts / max(1, self.out_of_domain), 1),
+        }
+
+
+def run_intents(settings: Settings, data_dir: Path | None = None) -> dict[str, Any]:
+    cases = load_cases((data_dir or DATA_DIR) / "intents.yaml")
+    engine = bench_engine(settings)
+    score = Score()
+    start = time.perf_counter()
+    for case in cases:
+        score.add(case, engine.recognize(case.text))
+    per_ms = 1000 * (time.perf_counter() - start) / max(1, len(cases))
+    return {**score.results(), "fuzzy_threshold": engine.fuzzy_threshold,
+            "recognize_ms_mean": round(per_ms, 2), "mistakes": score.errors}

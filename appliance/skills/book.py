@@ -1,0 +1,52 @@
+"""The one owner of the timers and alarms: changes go through :meth:`Book.commit`, which saves
+them atomically, tells MQTT when the next timer/alarm is due, and wakes the scheduler."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from appliance.events import EventBus, UserEvent
+from appliance.skills.clock import Clock
+from appliance.skills.schedule import Item, Now, load_schedule
+from appliance.skills.store import Store
+
+
+class Book:
+    def __init__(self, store: Store, clock: Clock, events: EventBus, grace_s: float) -> None:
+        self.store = store
+        self.clock = clock
+        self.events = events
+        self.schedule, self.missed = load_schedule(store.load(), self.now(), grace_s)
+        self.changed = asyncio.Event()
+        self._published: dict[str, str | None] = {}
+        if self.missed:
+            self.commit()
+
+    def now(self) -> Now:
+        return Now(self.clock.wall(), self.clock.monotonic())
+
+    def local(self) -> datetime:
+        return self.clock.now()
+
+    def pop_due(self) -> list[Item]:
+        due = self.schedule.pop_due(self.now())
+        if due:
+            self.commit()
+        return due
+
+    def commit(self) -> None:
+        now = self.now()
+        self.store.save(self.schedule.to_json(now))
+        timers = self.schedule.sorted_timers()
+        alarms = self.schedule.sorted_alarms()
+        self._publish("next_timer", now.wall + timers[0].left_s(now) if timers else None)
+        self._publish("next_alarm", alarms[0].due_wall if alarms else None)
+        self.changed.set()
+
+    def _publish(self, kind: str, wall: float | None) -> None:
+        at = None if wall is None else datetime.fromtimestamp(
+            round(wall), self.local().tzinfo).isoformat()
+        if self._published.get(kind, "unset") != at:
+            self._published[kind] = at
+            self.events.publish(UserEvent(kind, {"at": at}))

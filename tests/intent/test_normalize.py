@@ -1,0 +1,61 @@
+"""Transcripts to the form templates are written in: numbers, fillers, punctuation."""
+
+from __future__ import annotations
+
+import pytest
+
+from appliance.intent.normalize import normalize
+from appliance.intent.numbers import say_number, words_to_digits
+from appliance.intent.slots import derive_slots
+
+
+@pytest.mark.parametrize(("text", "plain"), [
+    ("Set a 10-minute timer.", "set a 10 minute timer"),
+    ("Wake me up at 7:30 a.m.", "wake me up at 7 30 am"),
+    ("Could you please set the volume to 50%?", "set the volume to 50 percent"),
+    ("Set a timer for 1.5 hours, thanks.", "set a timer for 1 hours 30 minutes"),
+    ("Okay, so can you cancel the pasta timer for me?", "cancel the pasta timer"),
+    ("Um, set a timer for twenty-five minutes.", "set a timer for 25 minutes"),
+    ("Hey Jarvis, set a timer for 5 mins", "set a timer for 5 minutes"),
+    ("Set an alarm for seven oh five.", "set an alarm for 7 5"),
+    ("Set an alarm for noon", "set an alarm for 12 pm"),
+    ("set an alarm for 730.", "set an alarm for 7 30"),  # Whisper's "seven thirty"
+    ("Wake me up at 1045 pm", "wake me up at 10 45 pm"),
+    ("Set a timer for 100 minutes", "set a timer for 100 minutes"),
+    ("Set the volume to 100.", "set the volume to 100"),
+])
+def test_normalize(text: str, plain: str) -> None:
+    assert normalize(text, ("hey_jarvis",)) == plain
+
+
+@pytest.mark.parametrize(("words", "digits"), [
+    ("twenty five minutes", "25 minutes"),
+    ("an hour and a half", "1 hours 30 minutes"),
+    ("one and a half hours", "1 hours 30 minutes"),
+    ("a minute and a half", "1 minutes 30 seconds"),
+    ("half an hour", "30 minutes"),
+    ("at half past seven", "at 7 30"),
+    ("at quarter to eight", "at 7 45"),
+    ("for ten to seven", "for 6 50"),
+    ("at quarter to one", "at 12 45"),
+    ("one hundred and five", "105"),
+    ("cancel that one", "cancel that one"),  # a pronoun, not a number
+    ("volume to one", "volume to 1"),
+    ("from 3 to 5", "from 3 to 5"),  # not a clock time
+])
+def test_words_to_digits(words: str, digits: str) -> None:
+    assert words_to_digits(words) == digits
+
+
+@pytest.mark.parametrize(("n", "words"), [
+    (0, "zero"), (7, "seven"), (21, "twenty-one"), (40, "forty"), (100, "one hundred"),
+    (105, "one hundred and five"), (999, "nine hundred and ninety-nine"), (1000, "1000"),
+])
+def test_say_number(n: int, words: str) -> None:
+    assert say_number(n) == words
+
+
+def test_derive_slots() -> None:
+    assert derive_slots({"hours": 1.0, "minutes": 30.0, "name": " pasta "}) == {
+        "name": "pasta", "duration_s": 5400}
+    assert derive_slots({"hour": 7.0, "ampm": "am"}) == {"hour": 7, "ampm": "am"}
