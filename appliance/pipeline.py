@@ -147,6 +147,25 @@ class Pipeline:
     def set_wake_enabled(self, enabled: bool) -> None:
         self.wake.enabled = enabled
 
+    # Wake word controls (Home Assistant's select and sensitivity number).
+    @property
+    def wake_words(self) -> tuple[str, ...]:
+        return self.wake.names
+
+    @property
+    def active_wake_word(self) -> str:
+        return self.wake.active or self.wake.names[0]
+
+    @property
+    def wake_threshold(self) -> float:
+        return self.wake.threshold
+
+    def set_active_wake_word(self, name: str) -> None:
+        self.wake.select(name)
+
+    def set_wake_threshold(self, threshold: float) -> None:
+        self.wake.set_threshold(threshold)
+
     def start_listening(self, source: str = "button") -> None:
         if self._muted or self._state in (State.STARTING, State.ERROR):
             _LOGGER.info("not listening (%s): %s", source, self._state)

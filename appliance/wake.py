@@ -171,6 +171,7 @@ class WakeWord:
         thresholds = {model_name(m.model): m.threshold for m in settings.models}
         self.decider = WakeDecider(thresholds, settings.trigger_frames, settings.refractory_s)
         self.enabled = True
+        self.active: str | None = None  # None: every model can wake it; a name: only that one
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -179,10 +180,29 @@ class WakeWord:
     def process(self, frame: bytes, t_s: float) -> Detection | None:
         if len(frame) != FRAME_BYTES:
             raise ValueError(f"wake word frames are {FRAME_BYTES} bytes, not {len(frame)}")
-        detection = self.decider.update(self.engine.scores(frame), t_s)
+        scores = self.engine.scores(frame)
+        if self.active is not None:
+            scores = {self.active: scores[self.active]}
+        detection = self.decider.update(scores, t_s)
         if detection is not None:
             self.engine.reset()
         return detection if self.enabled else None
+
+    def select(self, name: str) -> None:
+        """Only ``name`` wakes the speaker from now on (Home Assistant's wake word select)."""
+        if name not in self.names:
+            raise ValueError(f"no wake word {name!r}; loaded: {', '.join(self.names)}")
+        self.active = name
+
+    @property
+    def threshold(self) -> float:
+        return self.decider.thresholds[self.active or self.names[0]]
+
+    def set_threshold(self, threshold: float) -> None:
+        """Sensitivity of the active wake word (every one, when all are active)."""
+        value = min(0.99, max(0.01, threshold))
+        for name in [self.active] if self.active else self.names:
+            self.decider.thresholds[name] = value
 
     def reset(self) -> None:
         self.engine.reset()
