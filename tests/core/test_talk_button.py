@@ -16,7 +16,7 @@ from appliance.hardware.led_backends import RecordingSink
 from appliance.settings import load_settings
 
 from ..conftest import Voices
-from .test_pipeline import ScriptedMic, next_state, states
+from ..scripted import ScriptedMic, next_state, states
 
 pytestmark = pytest.mark.models
 

@@ -6,12 +6,10 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from types import TracebackType
 
 import numpy as np
 import pytest
 
-from appliance.audio.format import FRAME_BYTES, RATE_HZ, Int16Array
 from appliance.audio.sink import WavSink
 from appliance.daemon import load_pipeline
 from appliance.events import Event, EventBus, SpeechFinished, State, StateChanged, UserEvent
@@ -20,38 +18,10 @@ from appliance.settings import load_settings
 from appliance.skills.clock import TEST_CLOCK_ENV
 
 from ..conftest import Voices
+from ..scripted import ScriptedMic
 from .conftest import T0
 
 pytestmark = pytest.mark.models
-
-
-class ScriptedMic:
-    """A microphone the test speaks into, frame by frame."""
-
-    name = "scripted"
-
-    def __init__(self) -> None:
-        self.queue: asyncio.Queue[bytes | None] = asyncio.Queue()
-
-    async def __aenter__(self) -> ScriptedMic:
-        return self
-
-    async def __aexit__(self, et: type[BaseException] | None, e: BaseException | None,
-                        tb: TracebackType | None) -> None:
-        return None
-
-    def say(self, samples: Int16Array, silence_s: float = 0.0) -> None:
-        pcm = np.concatenate([samples, np.zeros(int(silence_s * RATE_HZ), np.int16)])
-        raw = pcm.astype("<i2").tobytes()
-        for i in range(0, len(raw), FRAME_BYTES):
-            self.queue.put_nowait(raw[i : i + FRAME_BYTES].ljust(FRAME_BYTES, b"\0"))
-
-    def close(self) -> None:
-        self.queue.put_nowait(None)
-
-    async def frames(self) -> AsyncIterator[bytes]:
-        while (frame := await self.queue.get()) is not None:
-            yield frame
 
 
 @pytest.fixture
