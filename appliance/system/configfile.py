@@ -11,7 +11,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
-import tempfile
 import tomllib
 import typing
 from collections.abc import Iterator, Mapping
@@ -24,6 +23,7 @@ from tomlkit.container import Container
 from tomlkit.items import AoT, Table
 
 from appliance.errors import ConfigError
+from appliance.fsutil import atomic_write
 from appliance.settings import (
     Settings,
     check_known_keys,
@@ -306,25 +306,12 @@ def _key_text(parts: list[str | int]) -> str:
 def write_validated(path: Path, text: str) -> None:
     """Validate ``text`` as the user's config file, then atomically replace ``path`` with it
     (same permissions; fsynced). An invalid text raises :class:`ConfigError`, ``path`` untouched."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    tmp = Path(tmp_name)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        _copy_ownership(path, tmp)
-        try:
-            validate_text(text, path)
-        except ConfigError as err:
-            message = _PREFIX.sub("", err.message)
-            raise ConfigError(f"{path} not changed: {message}", fix=err.fix, key=err.key) from err
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+        validate_text(text, path)
+    except ConfigError as err:
+        message = _PREFIX.sub("", err.message)
+        raise ConfigError(f"{path} not changed: {message}", fix=err.fix, key=err.key) from err
+    atomic_write(path, text, prepare=lambda tmp: _copy_ownership(path, tmp))
 
 
 def validate_text(text: str, path: Path) -> Settings:
@@ -345,11 +332,3 @@ def _copy_ownership(original: Path, tmp: Path) -> None:
     os.chmod(tmp, st.st_mode & 0o7777)
     if os.geteuid() == 0:
         os.chown(tmp, st.st_uid, st.st_gid)
-
-
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
