@@ -1,0 +1,65 @@
+# Shared helpers for image/build and image/test (sourced, not run).
+# shellcheck shell=bash
+
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# step NAME CMD...: run one build step and record how long it took.
+STEP_TIMES=()
+step() {
+    local name="$1" start end
+    shift
+    start=$(date +%s)
+    log "step: $name"
+    "$@"
+    end=$(date +%s)
+    STEP_TIMES+=("$(printf '%-28s %5ss' "$name" "$((end - start))")")
+}
+
+print_step_times() {
+    local line
+    log "step timings:"
+    for line in "${STEP_TIMES[@]}"; do printf '  %s\n' "$line" >&2; done
+}
+
+need_tools() {
+    local tool missing=()
+    for tool in "$@"; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
+    [ "${#missing[@]}" -eq 0 ] || die "missing tools: ${missing[*]} (see image/README: apt-get install ...)"
+}
+
+# The first Debian mirror in the host's apt sources that serves SUITE (one-line or deb822 format).
+host_mirror() {
+    local suite="$1" file
+    for file in /etc/apt/sources.list /etc/apt/sources.list.d/*.list /etc/apt/sources.list.d/*.sources; do
+        [ -r "$file" ] || continue
+        awk -v suite="$suite" '
+            /^deb[ \t]/ { for (i = 2; i <= NF; i++) if ($i !~ /^\[/ && $i ~ /:\/\//) { if ($(i+1) == suite) { print $i; exit } break } }
+            /^URIs:/ { uri = $2 }
+            /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == suite && uri != "") { print uri; exit } }
+            /^$/ { uri = "" }
+        ' "$file"
+    done | head -n 1
+}
+
+# sha256 of the given files' contents plus extra strings: a cache key.
+cache_key() {
+    { for f in "$@"; do if [ -f "$f" ]; then cat "$f"; else printf '%s\n' "$f"; fi; done; } \
+        | sha256sum | cut -c1-16
+}
+
+# Binfmt for running arm64 package scripts under qemu-user.
+ensure_binfmt() {
+    if [ ! -e /proc/sys/fs/binfmt_misc/status ]; then
+        mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+    fi
+    if [ ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]; then
+        update-binfmts --enable qemu-aarch64 >/dev/null 2>&1 || true
+    fi
+    arch-test arm64 >/dev/null 2>&1 || die "cannot run arm64 binaries: install qemu-user-static and binfmt-support"
+}
+
+project_version() {
+    python3 -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["project"]["version"])' \
+        "$1/pyproject.toml"
+}
