@@ -225,7 +225,9 @@ class Pipeline:
             if self._listening is not None:
                 prob = await loop.run_in_executor(self._frame_exec, self.vad.process, frame)
                 self._on_listening_frame(frame, prob)
-            elif self.wake.enabled:
+            elif self.wake.enabled and self._state is not State.THINKING:
+                # (not while thinking: the wake word's model would take the CPU the
+                # transcription needs; barge-in works while speaking)
                 detection = await loop.run_in_executor(
                     self._frame_exec, self.wake.process, frame, self._t_s
                 )
@@ -302,7 +304,9 @@ class Pipeline:
 
     async def _transcript(self, lst: Listening) -> Transcript:
         loop = asyncio.get_running_loop()
-        if lst.early is not None and lst.early_speech_s == lst.endpointer.speech_s:
+        early = lst.early is not None and lst.early_speech_s == lst.endpointer.speech_s
+        _LOGGER.debug("transcribing: %s", "early result" if early else "now")
+        if early and lst.early is not None:
             transcript = await lst.early
         else:
             transcript = await loop.run_in_executor(
