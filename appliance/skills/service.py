@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from appliance.settings import Settings
 
 _LOGGER = logging.getLogger(__name__)
-MAX_SLEEP_S = 30.0  # alarms follow the wall clock: look again at least this often
+MAX_SLEEP_S = 5.0  # alarms follow the wall clock (NTP may set it late): look again this often
 READY_WAIT_S = 300.0
 
 
@@ -112,7 +112,9 @@ class Skills:
         sleep = asyncio.ensure_future(self.clock.sleep(seconds))
         changed = asyncio.ensure_future(self.book.changed.wait())
         try:
-            await asyncio.wait({sleep, changed}, return_when=asyncio.FIRST_COMPLETED)
+            # A real-time cap too: whatever the clock does, the schedule is looked at again.
+            await asyncio.wait({sleep, changed}, timeout=MAX_SLEEP_S,
+                               return_when=asyncio.FIRST_COMPLETED)
         finally:
             await cancel_and_wait(sleep, changed)
 
