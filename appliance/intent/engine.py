@@ -74,21 +74,24 @@ def _read(path: Path) -> dict[str, Any]:
     return data
 
 
-def _check(path: Path, data: dict[str, Any]) -> None:
-    """Parse every template now, so a bad one fails at start-up and names its file and line."""
-    from hassil import Intents
+def _check(data: dict[str, Any], where: Callable[[Exception], str]) -> None:
+    """Parse every template now, so a bad one fails at start-up; ``where(err)`` names the place
+    (a file and line, or the settings key)."""
     from hassil.parser import ParseError
 
     try:
-        intents = Intents.from_dict({"language": "en", **data})
-        for intent in intents.intents.values():
+        for intent in _compile(data).intents.values():
             for block in intent.data:
                 block.sentences  # noqa: B018 (parses the templates)
     except (ParseError, KeyError, TypeError, ValueError) as err:
         raise IntentError(
-            f"{path}:{_line_of(path, err)}: bad sentence template: {err}",
+            f"{where(err)}: bad sentence template: {err}",
             fix="check brackets: (a|b) alternatives, [optional] words, {slot} names",
         ) from err
+
+
+def _in_file(path: Path) -> Callable[[Exception], str]:
+    return lambda err: f"{path}:{_line_of(path, err)}"
 
 
 def _line_of(path: Path, err: Exception) -> int:
@@ -121,11 +124,11 @@ class IntentEngine:
         merged: dict[str, Any] = {"language": self.settings.language, "intents": {}}
         for path in files:
             data = _read(path)
-            _check(path, data)
+            _check({"language": "en", **data}, _in_file(path))
             merged = _add(merged, data)
         for where, name, sentences in extra:
             data = {"intents": {name: {"data": [{"sentences": list(sentences)}]}}}
-            _check_extra(where, {**merged, **data})
+            _check({**merged, **data}, lambda _err: where)  # noqa: B023 (called at once)
             merged = _add(merged, data)
         return merged
 
@@ -188,20 +191,6 @@ def _compile(data: dict[str, Any]) -> Any:
     from hassil import Intents
 
     return Intents.from_dict(data)
-
-
-def _check_extra(where: str, data: dict[str, Any]) -> None:
-    from hassil.parser import ParseError
-
-    try:
-        for intent in _compile(data).intents.values():
-            for block in intent.data:
-                block.sentences  # noqa: B018 (parses the templates)
-    except (ParseError, KeyError, TypeError, ValueError) as err:
-        raise IntentError(
-            f"{where}: bad sentence template: {err}",
-            fix="check brackets: (a|b) alternatives, [optional] words, {slot} names",
-        ) from err
 
 
 def make_engine(settings: Settings, wake_phrases: tuple[str, ...] = (),
