@@ -14,19 +14,12 @@ import pytest
 
 from ..conftest import PulseDevices, Voices
 from .daemon_proc import DaemonProcess
+from .test_daemon_audio import CONFIG as AUDIO_CONFIG
 
 pytestmark = [pytest.mark.audio, pytest.mark.models]
 
-CONFIG = """
-[audio.input]
-device = "pulse"
-[audio.output]
-device = "pulse"
-[intent]
-sentences_dirs = []
-[pipeline]
-watchdog_stall_s = 1.5
-"""
+# The audio test's devices, with a short stall time for the watchdog check.
+CONFIG = AUDIO_CONFIG + "[pipeline]\nwatchdog_stall_s = 1.5\n"
 
 
 class FakeSystemd:
