@@ -84,6 +84,7 @@ class SttSettings:
     threads: int = rng(1, 16)
     beam_size: int = rng(1, 10)
     compute_type: str = rng(choices=("int8", "int8_float32", "float32"))
+    window_s: float = rng(5, 30)
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
+import re
+import zlib
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 
 from appliance.audio.format import RATE_HZ, Int16Array, to_float
 from appliance.errors import ModelError, SttError
@@ -13,6 +17,46 @@ from appliance.models import ModelInfo, cache_dir, whisper_model
 from appliance.settings import SttSettings
 
 _LOGGER = logging.getLogger(__name__)
+
+WHISPER_WINDOW_S = 30.0  # what Whisper was trained on: every input is padded to it
+MIN_PAD_S = 2.0  # silence kept after the speech in a shortened window
+_SENTENCE_END = re.compile(r"(?<=[.?!])\s+")
+_NOT_WORD = re.compile(r"[^\w']+")
+MAX_COMPRESSION_RATIO = 2.4  # Whisper's own test for a looping (repeating) transcript
+
+
+def short_window_s(audio_s: float, window_s: float) -> float | None:
+    """The encoder window for ``audio_s`` of speech, or None for Whisper's full 30 s.
+
+    The window is at least ``window_s`` and leaves ``MIN_PAD_S`` of silence after the speech.
+    """
+    window = max(window_s, float(math.ceil(audio_s + MIN_PAD_S)))
+    return window if window < WHISPER_WINDOW_S else None
+
+
+def drop_repeats(text: str) -> str:
+    """One copy of a sentence said twice in a row (or once and then again in part).
+
+    In a shortened window Whisper sometimes hears a command twice ("Say that again. Say that
+    again.", or "What can you do? What can you" when the token limit cuts it): it has not
+    learnt where a 10 s window ends. Someone who really says a command twice means it once.
+    """
+    kept: list[str] = []
+    for sentence in _SENTENCE_END.split(text):
+        words = _words(sentence)
+        if not kept or not words or words != _words(kept[-1])[: len(words)]:
+            kept.append(sentence)
+    return " ".join(kept)
+
+
+def _words(sentence: str) -> list[str]:
+    return _NOT_WORD.sub(" ", sentence.lower()).split()
+
+
+def looks_looped(text: str) -> bool:
+    """Whisper's sign of a decoder stuck repeating itself: text that compresses too well."""
+    data = text.encode()
+    return len(data) > 24 and len(data) / len(zlib.compress(data)) > MAX_COMPRESSION_RATIO
 
 
 @dataclass(frozen=True)
@@ -53,6 +97,56 @@ class Transcriber:
 
     def transcribe(self, samples: Int16Array) -> Transcript:
         audio = to_float(np.asarray(samples, dtype=np.int16))
+        window = short_window_s(len(audio) / RATE_HZ, self.settings.window_s)
+        text = None
+        if window is not None and (self.settings.language or not self._multilingual):
+            text = self._transcribe_window(audio, window)
+        if text is None:
+            text = self._transcribe_full(audio)
+        return Transcript(text, len(audio) / RATE_HZ)
+
+    @property
+    def _multilingual(self) -> bool:
+        return bool(self._model.model.is_multilingual)
+
+    def _transcribe_window(self, audio: npt.NDArray[np.float32], window_s: float) -> str | None:
+        """Whisper with its encoder cut to ``window_s`` (CTranslate2 takes fewer frames).
+
+        A 2 s command in a 10 s window costs a fifth of the 30 s window's encoder, and the
+        bundled models transcribe our commands as well (``appliance bench audio --stt-window``).
+        Returns None when the decoder loops, so the caller falls back to the full window.
+        """
+        from faster_whisper.tokenizer import Tokenizer
+        from faster_whisper.transcribe import get_ctranslate2_storage
+
+        extractor = self._model.feature_extractor
+        padded = np.zeros(int(window_s * RATE_HZ), dtype=np.float32)
+        padded[: len(audio)] = audio
+        frames = len(padded) // extractor.hop_length
+        features = extractor(padded, padding=0)[:, :frames]
+        tokenizer = Tokenizer(self._model.hf_tokenizer, self._multilingual, task="transcribe",
+                              language=self.settings.language or "en")
+        previous = (tokenizer.encode(" " + self.initial_prompt.strip())
+                    if self.initial_prompt else [])
+        prompt = self._model.get_prompt(tokenizer, previous, without_timestamps=True)
+        max_tokens = int(len(audio) / RATE_HZ * 15) + 15  # speech: ~5 words a second at most
+        try:
+            encoded = self._model.model.encode(
+                get_ctranslate2_storage(np.ascontiguousarray(features[None])), to_cpu=False)
+            result = self._model.model.generate(
+                encoded, [prompt], beam_size=self.settings.beam_size,
+                max_length=len(prompt) + max_tokens, suppress_blank=True, suppress_tokens=[-1],
+            )[0]
+        except (RuntimeError, ValueError) as err:
+            raise SttError(f"transcription failed: {err}", fix="run with --debug and report it"
+                           ) from err
+        text = drop_repeats(str(tokenizer.decode(result.sequences_ids[0])).strip())
+        if looks_looped(text):
+            _LOGGER.debug("short window looped (%r): using the full window", text)
+            return None
+        return text
+
+    def _transcribe_full(self, audio: npt.NDArray[np.float32]) -> str:
         try:
             segments, _info = self._model.transcribe(
                 audio, language=self.settings.language or None,
@@ -60,8 +154,7 @@ class Transcriber:
                 condition_on_previous_text=False, vad_filter=False,
                 initial_prompt=self.initial_prompt,
             )
-            text = " ".join(seg.text.strip() for seg in segments).strip()
+            return " ".join(seg.text.strip() for seg in segments).strip()
         except (RuntimeError, ValueError) as err:
             raise SttError(f"transcription failed: {err}", fix="run with --debug and report it"
                            ) from err
-        return Transcript(text, len(audio) / RATE_HZ)

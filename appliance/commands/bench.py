@@ -19,6 +19,9 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--data", type=Path, help="directory of the labelled sets (tests/data)")
     p.add_argument("--stt-prompt", choices=("config", "on", "off", "both"), default="config",
                    help="audio: Whisper with the vocabulary prompt, without, or both")
+    p.add_argument("--stt-window", type=float, action="append", metavar="SECONDS",
+                   help="audio: Whisper's encoder window (stt.window_s; 30 = Whisper's own); "
+                   "repeat to compare")
     p.add_argument("--verbose", action="store_true", help="list every mistake")
     p.set_defaults(func=main)
 
@@ -39,7 +42,8 @@ def main(args: argparse.Namespace) -> int:
 
         prompts = {"config": (settings.skills.stt_prompt,), "on": (True,), "off": (False,),
                    "both": (False, True)}[args.stt_prompt]
-        results["audio"] = run_audio(settings, args.data, prompts)
+        windows = tuple(args.stt_window or (settings.stt.window_s,))
+        results["audio"] = run_audio(settings, args.data, prompts, windows)
     if args.json:
         print(json.dumps(results if args.what == "all" else results[args.what], indent=2))
     else:

@@ -4,7 +4,8 @@ Each command in ``tests/data/audio_commands.yaml`` is synthesised at run time wi
 (the configured Piper voice, and espeak-ng), plus the Piper set again with white noise added
 (``NOISE_SNR_DB``). A command succeeds when the intent and its slots are right. Latency is the
 time to transcribe and recognise one command (the rest of the loop is in ``appliance bench``).
-``prompt`` compares Whisper with and without the vocabulary prompt (``skills.stt_prompt``).
+``prompts`` compares Whisper with and without the vocabulary prompt (``skills.stt_prompt``),
+``windows`` its encoder window (``stt.window_s``; 30 s is Whisper's own).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +99,8 @@ def run_set(stt: Transcriber, engine: Any, cases: list[Case],
 
 
 def run_audio(settings: Settings, data_dir: Path | None = None,
-              prompts: tuple[bool, ...] = (False,)) -> dict[str, Any]:
+              prompts: tuple[bool, ...] = (False,),
+              windows: tuple[float, ...] = ()) -> dict[str, Any]:
     cases = load_cases((data_dir or DATA_DIR) / "audio_commands.yaml")
     engine = bench_engine(settings)
     stt = Transcriber(settings.stt)
@@ -105,10 +108,14 @@ def run_audio(settings: Settings, data_dir: Path | None = None,
     with tempfile.TemporaryDirectory() as tmp:
         sets = synthesise(settings, cases, Path(tmp))
     stt.transcribe(sets["piper"][0])  # warm-up
-    for prompt in prompts:
-        stt.initial_prompt = stt_prompt(engine) if prompt else None
-        results["prompt" if prompt else "no_prompt"] = stt.initial_prompt or ""
-        for name, audio in sets.items():
-            key = f"{name}{' prompt' if prompt else ''}"
-            results[key] = run_set(stt, engine, cases, audio)
+    for window in windows or (settings.stt.window_s,):
+        stt.settings = replace(settings.stt, window_s=window)
+        for prompt in prompts:
+            stt.initial_prompt = stt_prompt(engine) if prompt else None
+            results["prompt" if prompt else "no_prompt"] = stt.initial_prompt or ""
+            for name, audio in sets.items():
+                key = f"{name}{' prompt' if prompt else ''}"
+                if len(windows) > 1:
+                    key += f" window {window:g}s"
+                results[key] = run_set(stt, engine, cases, audio)
     return results
