@@ -1,7 +1,8 @@
 """Wake word: openWakeWord models scoring each 80 ms frame, and the decision to wake.
 
-Two engines run the same openWakeWord models: ``pyopen-wakeword`` (a bundled TFLite runtime, about
-50 MB: fits a Pi Zero 2 W) and ``openwakeword`` (the reference library; imports scipy and
+Three engines run the same openWakeWord models: ``onnx`` (the default: our own streaming
+features on onnxruntime, which Piper and the VAD load anyway; one thread), ``pyopen-wakeword`` (a
+bundled TFLite runtime) and ``openwakeword`` (the reference library; imports scipy and
 scikit-learn). :class:`WakeDecider` is the pure decision: per-model thresholds, consecutive frames
 and a refractory period, on audio-stream time (no clock).
 """
@@ -9,14 +10,16 @@ and a refractory period, on audio-stream time (no clock).
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
+import numpy.typing as npt
 
-from appliance.audio.format import FRAME_BYTES
+from appliance import npm_models
+from appliance.audio.format import FRAME_BYTES, FRAME_SAMPLES
 from appliance.errors import ModelError
 from appliance.models import OWW_LICENCE, ModelInfo, is_path, package_dir
 from appliance.settings import WakeModelSettings, WakeSettings
@@ -84,6 +87,90 @@ def _builtin_or_path(ref: str, models_dir: Path, file_stem: str, setting: str) -
         raise ModelError(
             f"{setting} = {ref!r} is not a built-in wake word or a path",
             fix=f"use one of {', '.join(BUILTIN_WAKE_WORDS)} or the path of a .tflite model",
+        )
+    if not path.is_file():
+        raise ModelError(f"{setting}: {path} does not exist", fix="check the path")
+    return path
+
+
+def _onnx_session(path: Path, setting: str) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except Exception as err:  # onnxruntime raises its own exception types for bad files
+        raise ModelError(f"{setting}: {path} is not a loadable ONNX model: {err}",
+                         fix="reinstall the models, or check the file") from err
+
+
+class OnnxWakeEngine:
+    """openWakeWord's three models on onnxruntime, streamed one 80 ms frame at a time.
+
+    Per frame: a melspectrogram of the frame (plus 3 hops of context: 8 new rows of 32 mel
+    bands), one embedding (96 values) of the last 76 mel rows, and each wake model on its last
+    16 embeddings. Buffers are fixed-size arrays that start as silence, so the first frame after
+    a reset already scores sensibly.
+    """
+
+    MEL_CONTEXT = 480  # samples before the frame that its melspectrogram needs
+    MEL_ROWS = 76  # melspectrogram rows per embedding
+
+    def __init__(self, models: Sequence[WakeModelSettings]) -> None:
+        mdir = npm_models.installed_dir()
+        self._mel = _onnx_session(mdir / "melspectrogram.onnx", "wake.engine")
+        self._embed = _onnx_session(mdir / "embedding_model.onnx", "wake.engine")
+        self._wake = []
+        for i, m in enumerate(models):
+            path = _onnx_model_path(m.model, mdir, f"wake.models[{i}].model")
+            self._wake.append(_onnx_session(path, f"wake.models[{i}].model"))
+        self._mel_in = self._mel.get_inputs()[0].name
+        self._embed_in = self._embed.get_inputs()[0].name
+        self._wake_in = [w.get_inputs()[0].name for w in self._wake]
+        self._windows = [int(w.get_inputs()[0].shape[1]) for w in self._wake]
+        self.names = tuple(model_name(m.model) for m in models)
+        self._silence = self._embedding(np.ones((self.MEL_ROWS, 32), np.float32))
+        self.reset()
+
+    def _embedding(self, mels: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        out = self._embed.run(None, {self._embed_in: mels[None, :, :, None]})[0]
+        return np.asarray(out, dtype=np.float32).reshape(1, -1)
+
+    def reset(self) -> None:
+        self._audio = np.zeros(self.MEL_CONTEXT + FRAME_SAMPLES, np.float32)
+        self._mels = np.ones((self.MEL_ROWS, 32), np.float32)
+        self._embeddings = np.repeat(self._silence, max(self._windows), axis=0)
+
+    def scores(self, frame: bytes) -> dict[str, float]:
+        samples = np.frombuffer(frame, dtype=np.int16).astype(np.float32)
+        self._audio = np.concatenate([self._audio[FRAME_SAMPLES:], samples])
+        mel = self._mel.run(None, {self._mel_in: self._audio[None]})[0]
+        mel = np.asarray(mel, dtype=np.float32).reshape(-1, 32) / 10 + 2  # openWakeWord's scale
+        self._mels = np.concatenate([self._mels[len(mel):], mel])
+        self._embeddings = np.concatenate([self._embeddings[1:], self._embedding(self._mels)])
+        out = {}
+        for name, session, inp, window in zip(self.names, self._wake, self._wake_in,
+                                              self._windows, strict=True):
+            prob = session.run(None, {inp: self._embeddings[None, -window:]})[0]
+            out[name] = float(np.asarray(prob).reshape(-1)[0])
+        return out
+
+
+def _onnx_model_path(ref: str, models_dir: Path, setting: str) -> Path:
+    if is_path(ref):
+        path = Path(ref).expanduser()
+    elif ref in npm_models.WAKE_WORDS:
+        path = models_dir / f"{npm_models.WAKE_WORDS[ref]}.onnx"
+    else:
+        hint = " (okay_nabu has no ONNX model: use engine 'pyopen-wakeword')" * (
+            ref in BUILTIN_WAKE_WORDS)
+        raise ModelError(
+            f"{setting} = {ref!r} is not a built-in wake word of the onnx engine or a path{hint}",
+            fix=f"use one of {', '.join(npm_models.WAKE_WORDS)} or the path of a .onnx model",
         )
     if not path.is_file():
         raise ModelError(f"{setting}: {path} does not exist", fix="check the path")
@@ -165,9 +252,10 @@ class WakeWord:
     """Engine + decider: ``process(frame, t_s)`` returns a :class:`Detection` or None."""
 
     def __init__(self, settings: WakeSettings) -> None:
-        engine_cls = PyOpenWakeWordEngine if settings.engine == "pyopen-wakeword" else (
-            OpenWakeWordEngine)
-        self.engine: WakeEngine = engine_cls(settings.models)
+        engines: dict[str, Callable[[Sequence[WakeModelSettings]], WakeEngine]] = {
+            "onnx": OnnxWakeEngine, "pyopen-wakeword": PyOpenWakeWordEngine,
+            "openwakeword": OpenWakeWordEngine}
+        self.engine = engines[settings.engine](settings.models)
         thresholds = {model_name(m.model): m.threshold for m in settings.models}
         self.decider = WakeDecider(thresholds, settings.trigger_frames, settings.refractory_s)
         self.enabled = True
@@ -210,6 +298,12 @@ class WakeWord:
 
 def wake_model_info(settings: WakeSettings) -> list[ModelInfo]:
     """Where each wake model is and its licence (for doctor and the README)."""
+    if settings.engine == "onnx":
+        mdir = npm_models.installed_dir()
+        return [ModelInfo(_onnx_model_path(m.model, mdir, f"wake.models[{i}].model"),
+                          OWW_LICENCE if not is_path(m.model) else "see the model's",
+                          npm_models.PIN if not is_path(m.model) else "local path")
+                for i, m in enumerate(settings.models)]
     pkg, pip = (("pyopen_wakeword", "pyopen-wakeword==1.1.0")
                 if settings.engine == "pyopen-wakeword"
                 else ("wyoming_openwakeword", "wyoming-openwakeword==1.8.2"))

@@ -13,14 +13,14 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from appliance.audio.format import RATE_HZ, Int16Array, Pcm, resample, write_wav
-from appliance.settings import load_settings
+from appliance.settings import SttSettings, load_settings
 from appliance.tts import Synthesizer
 
 SPEAKER_RATE_HZ = 22050
@@ -111,3 +111,8 @@ class Voices:
 @pytest.fixture(scope="session")
 def voices() -> Voices:
     return Voices()
+
+
+def judge_settings() -> SttSettings:
+    """Whisper for judging what the speaker played: its own 30 s window, the most accurate."""
+    return replace(load_settings().stt, window_s=30.0)

@@ -13,8 +13,8 @@ import pytest
 
 from appliance.audio.format import RATE_HZ, Int16Array, resample
 from appliance.intent.skills import number_words
-from appliance.settings import load_settings
 from appliance.stt import Transcriber
+from tests.conftest import judge_settings
 
 from ..conftest import SPEAKER_RATE_HZ, PulseDevices, Voices
 from .daemon_proc import DaemonProcess
@@ -83,7 +83,7 @@ def test_wake_word_question_is_answered_with_the_time(
     assert "state idle -> wake (hey_jarvis)" in log
     assert re.search(r"heard: '[^']*time is it", log, re.IGNORECASE), log
     assert np.abs(heard).max() > 3000, "nothing was played to the speaker"
-    text = Transcriber(load_settings().stt).transcribe(
+    text = Transcriber(judge_settings()).transcribe(
         resample(heard, SPEAKER_RATE_HZ, RATE_HZ)).text.lower()
     words = set(re.findall(r"[a-z]+|\d+", text))
     assert words & (hour_forms(before) | hour_forms(after)), f"answer was {text!r}"

@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 
 from appliance.audio.format import RATE_HZ, resample
-from appliance.settings import load_settings
 from appliance.stt import Transcriber
-from tests.conftest import SPEAKER_RATE_HZ, PulseDevices, Voices
+from tests.conftest import SPEAKER_RATE_HZ, PulseDevices, Voices, judge_settings
 from tests.core.daemon_proc import DaemonProcess
 from tests.mqtt.broker import Mosquitto
 
@@ -75,7 +74,7 @@ async def speak_and_record(pulse: PulseDevices, daemon: DaemonProcess, wav: Path
     heard = np.fromfile(raw, dtype="<i2")
     if np.abs(heard).max(initial=0) < 100:
         return ""
-    stt = Transcriber(load_settings().stt)
+    stt = Transcriber(judge_settings())
     return stt.transcribe(resample(heard, SPEAKER_RATE_HZ, RATE_HZ)).text.lower()
 
 

