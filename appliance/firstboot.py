@@ -128,9 +128,14 @@ def check_timezone(value: str) -> str:
 
 
 def check_choice(value: str, key: str, choices: tuple[str, ...]) -> str:
-    if value not in choices and not (key == "wake_word" and value.endswith(".tflite")):
+    if value not in choices and not (key == "wake_word" and value.endswith((".tflite", ".onnx"))):
         raise _Problems([f"{key}: use one of {', '.join(choices)}"])
     return value
+
+
+def needs_tflite_engine(wake_word: str) -> bool:
+    """okay_nabu and .tflite models run on pyopen-wakeword: the default engine reads ONNX."""
+    return wake_word == "okay_nabu" or wake_word.endswith(".tflite")
 
 
 def check_ssh_key(line: str, where: str) -> str:

@@ -219,6 +219,8 @@ class FirstBootApplier:
             edits += [("mqtt.host", cfg.mqtt.host), ("mqtt.port", cfg.mqtt.port),
                       ("mqtt.username", cfg.mqtt.username), ("mqtt.password", cfg.mqtt.password)]
         if cfg.wake_word is not None:
+            if fb.needs_tflite_engine(cfg.wake_word):  # no ONNX file for the default engine
+                edits.append(("wake.engine", "pyopen-wakeword"))
             edits.append(("wake.models[0].model", cfg.wake_word))
         if cfg.hat not in (None, "auto"):
             edits.append(("hardware.profile", cfg.hat))

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from appliance.cli import main
+from appliance.settings import load_settings
 
 SECRET = "s3cret-passphrase"
 HASH = "$6$saltsalt$" + "x" * 86
@@ -77,6 +78,7 @@ def test_good_file_applies_everything_and_loses_its_secrets(
     assert config["mqtt"]["host"] == "10.0.2.2"
     assert config["mqtt"]["port"] == 1884
     assert config["wake"]["models"][0]["model"] == "alexa"
+    assert "engine" not in config["wake"]  # alexa has an ONNX model: the default engine
     assert config["hardware"]["profile"] == "voice-bonnet"
     assert stat.S_IMODE((etc / "appliance/config.toml").stat().st_mode) == 0o640
     assert (etc / "appliance/hat").read_text() == "voice-bonnet\n"
@@ -138,6 +140,18 @@ def test_one_bad_section_applies_the_rest(
     assert (system_root / "etc/hostname").read_text() == "kitchen\n"
     assert (system_root / "home/anna/.ssh/authorized_keys").is_file()
     assert (boot_dir / "appliance.toml.invalid").is_file()
+
+
+def test_okay_nabu_switches_to_the_engine_that_has_it(
+    system_root: Path, boot_dir: Path, ssh_public_key: str
+) -> None:
+    write_file(boot_dir, good_file(ssh_public_key).replace('"alexa"', '"okay_nabu"'))
+    assert run_apply(system_root, boot_dir) == 0
+    config_file = system_root / "etc/appliance/config.toml"
+    wake = tomllib.loads(config_file.read_text())["wake"]
+    assert (wake["engine"], wake["models"][0]["model"]) == ("pyopen-wakeword", "okay_nabu")
+    settings = load_settings(config_file)  # and the daemon accepts it
+    assert settings.wake.engine == "pyopen-wakeword"
 
 
 def test_no_file_changes_nothing(system_root: Path, boot_dir: Path) -> None:
