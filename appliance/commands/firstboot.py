@@ -33,6 +33,7 @@ _LOGGER = logging.getLogger(__name__)
 BOOT_DIR = Path("/boot/firmware")
 HAT_CHOICE = Path("etc/appliance/hat")  # relative to the root: "auto", "none" or a profile
 HAT_FILES = Path("usr/share/appliance/hats")
+WLAN0_DEVICE = "sys-subsystem-net-devices-wlan0.device"
 OVERLAYS = {"respeaker-2mic": "appliance-respeaker-2mic", "voice-bonnet": "appliance-voice-bonnet"}
 # appliance: read /etc/appliance/config.toml, so `appliance say` etc. work without sudo.
 USER_GROUPS = ("sudo", "adm", "audio", "video", "plugdev", "netdev", "gpio", "spi", "i2c",
@@ -205,11 +206,30 @@ class FirstBootApplier:
         conf.chmod(0o600)
         conf.write_text(fb.render_wpa_supplicant(cfg.wifi_country or "", cfg.wifi))
         if cfg.wifi is not None:
-            unit = "wpa_supplicant@wlan0.service"
-            if self.live:
-                self.run(["systemctl", "enable", "--now", "--no-block", unit])
-            else:
-                self.run(["systemctl", f"--root={self.root}", "enable", unit])
+            self._start_wpa_supplicant_with_wlan0()
+
+    def _start_wpa_supplicant_with_wlan0(self) -> None:
+        """wpa_supplicant@wlan0 is wanted by the wlan0 device, not by multi-user.target: it
+        starts when the interface appears. Enabled the usual way, a card whose Wi-Fi is missing
+        or disabled would hold up network.target (and SSH and the speaker after it) for the 90 s
+        systemd waits for a wlan0 that never comes."""
+        unit = "wpa_supplicant@wlan0.service"
+        template = "/lib/systemd/system/wpa_supplicant@.service"
+        if not self.path(template).is_file():
+            raise ApplianceError(f"{template} is missing", fix="install wpasupplicant",
+                                 code="firstboot")
+        link = self.path(f"etc/systemd/system/{WLAN0_DEVICE}.wants") / unit
+        added = not os.path.lexists(link)
+        if added:  # the image has it already: no daemon-reload (~15 s under emulation)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            link.symlink_to(template)
+        if self.live:
+            if added:
+                self.run(["systemctl", "daemon-reload"])
+            # wlan0 is there already: the device's wants were read before the configuration
+            # existed; start it now.
+            if Path("/sys/class/net/wlan0").exists():
+                self.run(["systemctl", "start", "--no-block", unit])
 
     def settings(self, cfg: fb.FirstBoot) -> None:
         """MQTT broker, wake word and an explicit HAT profile go to /etc/appliance/config.toml,

@@ -92,6 +92,13 @@ configure_system() {
     systemctl --root="$root" --quiet enable appliance.service appliance-firstboot.service \
         appliance-hat.service appliance-growroot.service appliance-sshkeys.service \
         systemd-networkd.service systemd-resolved.service systemd-timesyncd.service ssh.service
+    # Wi-Fi starts when wlan0 appears, once the first-boot file wrote its configuration (see
+    # wpa_supplicant@.service.d/appliance.conf); in place already, so that needs no daemon-reload.
+    mkdir -p "$root/etc/systemd/system/sys-subsystem-net-devices-wlan0.device.wants"
+    ln -sf /lib/systemd/system/wpa_supplicant@.service \
+        "$root/etc/systemd/system/sys-subsystem-net-devices-wlan0.device.wants/wpa_supplicant@wlan0.service"
+    # e2scrub checks ext4 on LVM snapshots: the card has no LVM, the boot would only pay for it.
+    systemctl --root="$root" --quiet disable e2scrub_reap.service e2scrub_all.timer
     rm -f "$root"/etc/ssh/ssh_host_*
     ln -sf ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
     : > "$root/etc/machine-id"

@@ -72,8 +72,12 @@ def test_good_file_applies_everything_and_loses_its_secrets(
     assert stat.S_IMODE(wpa.stat().st_mode) == 0o600
     assert "country=DE" in wpa.read_text()
     assert SECRET not in wpa.read_text()
-    wants = etc / "systemd/system/multi-user.target.wants"
-    assert (wants / "wpa_supplicant@wlan0.service").is_symlink()
+    # Started by the wlan0 device when it appears: no boot waits for a missing wlan0.
+    wants = etc / "systemd/system/sys-subsystem-net-devices-wlan0.device.wants"
+    assert os.readlink(wants / "wpa_supplicant@wlan0.service") == (
+        "/lib/systemd/system/wpa_supplicant@.service")
+    assert not (etc / "systemd/system/multi-user.target.wants/wpa_supplicant@wlan0.service"
+                ).exists()
     config = tomllib.loads((etc / "appliance/config.toml").read_text())
     assert config["mqtt"]["host"] == "10.0.2.2"
     assert config["mqtt"]["port"] == 1884
@@ -203,3 +207,29 @@ def test_hat_auto_without_a_hat_removes_our_alsa_default(system_root: Path) -> N
     assert main(["firstboot", "hat", "--root", str(system_root)]) == 0
     assert not (system_root / "etc/asound.conf").is_symlink()
     assert not (system_root / "etc/appliance/config.toml").exists()  # "none" is the default
+
+
+def test_wifi_without_wpa_supplicant_is_reported_and_the_rest_applies(
+    system_root: Path, boot_dir: Path, ssh_public_key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (system_root / "lib/systemd/system/wpa_supplicant@.service").unlink()
+    write_file(boot_dir, good_file(ssh_public_key))
+    assert run_apply(system_root, boot_dir) == 1
+    log = capsys.readouterr().err
+    assert "wifi not applied" in log and "install wpasupplicant" in log
+    assert SECRET not in log
+    assert (system_root / "etc/hostname").read_text() == "kitchen\n"
+    assert (boot_dir / "appliance.toml.invalid").is_file()
+
+
+def test_wifi_keeps_the_images_own_device_link(
+    system_root: Path, boot_dir: Path, ssh_public_key: str
+) -> None:
+    wants = system_root / "etc/systemd/system/sys-subsystem-net-devices-wlan0.device.wants"
+    wants.mkdir(parents=True)
+    (wants / "wpa_supplicant@wlan0.service").symlink_to(
+        "/lib/systemd/system/wpa_supplicant@.service")
+    write_file(boot_dir, good_file(ssh_public_key))
+    assert run_apply(system_root, boot_dir) == 0  # an existing link is no error
+    assert os.readlink(wants / "wpa_supplicant@wlan0.service") == (
+        "/lib/systemd/system/wpa_supplicant@.service")
