@@ -51,11 +51,11 @@ class AudioPaths:
     audio_out: Path | None = None
 
 
-def warm_up(stt: Transcriber, tts: Synthesizer) -> None:
-    """Run each model once, so the first answer after boot is as quick as the others."""
-    for _ in tts.sentences("Ready."):
-        pass
-    stt.transcribe(np.zeros(16000, np.int16))
+async def warm_up(stt: Transcriber, tts: Synthesizer) -> None:
+    """Run each model once (side by side), so the first answer after boot is as quick as the
+    others."""
+    await asyncio.gather(asyncio.to_thread(lambda: list(tts.sentences("Ready."))),
+                         asyncio.to_thread(stt.transcribe, np.zeros(16000, np.int16)))
 
 
 async def load_pipeline(settings: Settings, sink: AudioSink, events: EventBus) -> Pipeline:
@@ -64,7 +64,7 @@ async def load_pipeline(settings: Settings, sink: AudioSink, events: EventBus) -
         asyncio.to_thread(WakeWord, settings.wake), asyncio.to_thread(SileroVad),
         asyncio.to_thread(Transcriber, settings.stt), asyncio.to_thread(Synthesizer, settings.tts),
     )
-    await asyncio.to_thread(warm_up, stt, tts)
+    await warm_up(stt, tts)
     intents = make_engine(settings, wake.names)
     speaker = Speaker(tts, sink, rate_hz=settings.audio.output.rate_hz,
                       volume=settings.audio.output.volume)
