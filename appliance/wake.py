@@ -29,6 +29,7 @@ _LOGGER = logging.getLogger(__name__)
 BUILTIN_WAKE_WORDS = ("hey_jarvis", "alexa", "hey_mycroft", "hey_rhasspy", "okay_nabu")
 # The reference library's file names (models in the wyoming-openwakeword wheel).
 _OWW_FILES = {"okay_nabu": "ok_nabu_v0.1"} | {n: f"{n}_v0.1" for n in BUILTIN_WAKE_WORDS[:4]}
+_PYOPEN_FILES = {n: n for n in BUILTIN_WAKE_WORDS}  # pyopen-wakeword's
 
 
 @dataclass(frozen=True)
@@ -78,19 +79,27 @@ def model_name(ref: str) -> str:
     return Path(ref).stem if is_path(ref) else ref
 
 
-def _builtin_or_path(ref: str, models_dir: Path, file_stem: str, setting: str) -> Path:
+def _model_path(ref: str, builtins: dict[str, Path], setting: str, suffix: str,
+                hint: str = "") -> Path:
+    """A built-in wake word's file (``builtins``: name -> file) or a local path."""
     if is_path(ref):
         path = Path(ref).expanduser()
-    elif ref in BUILTIN_WAKE_WORDS:
-        path = models_dir / f"{file_stem}.tflite"
+    elif ref in builtins:
+        path = builtins[ref]
     else:
         raise ModelError(
-            f"{setting} = {ref!r} is not a built-in wake word or a path",
-            fix=f"use one of {', '.join(BUILTIN_WAKE_WORDS)} or the path of a .tflite model",
+            f"{setting} = {ref!r} is not a built-in wake word or a path{hint}",
+            fix=f"use one of {', '.join(builtins)} or the path of a {suffix} model",
         )
     if not path.is_file():
         raise ModelError(f"{setting}: {path} does not exist", fix="check the path")
     return path
+
+
+def _builtin_or_path(ref: str, models_dir: Path, stems: dict[str, str], setting: str) -> Path:
+    """A .tflite model (``stems``: the package's file names for the built-in wake words)."""
+    builtins = {name: models_dir / f"{stem}.tflite" for name, stem in stems.items()}
+    return _model_path(ref, builtins, setting, ".tflite")
 
 
 def _onnx_session(path: Path, setting: str) -> Any:
@@ -161,20 +170,10 @@ class OnnxWakeEngine:
 
 
 def _onnx_model_path(ref: str, models_dir: Path, setting: str) -> Path:
-    if is_path(ref):
-        path = Path(ref).expanduser()
-    elif ref in npm_models.WAKE_WORDS:
-        path = models_dir / f"{npm_models.WAKE_WORDS[ref]}.onnx"
-    else:
-        hint = " (okay_nabu has no ONNX model: use engine 'pyopen-wakeword')" * (
-            ref in BUILTIN_WAKE_WORDS)
-        raise ModelError(
-            f"{setting} = {ref!r} is not a built-in wake word of the onnx engine or a path{hint}",
-            fix=f"use one of {', '.join(npm_models.WAKE_WORDS)} or the path of a .onnx model",
-        )
-    if not path.is_file():
-        raise ModelError(f"{setting}: {path} does not exist", fix="check the path")
-    return path
+    builtins = {name: models_dir / f"{stem}.onnx" for name, stem in npm_models.WAKE_WORDS.items()}
+    hint = (" for the onnx engine (okay_nabu has no ONNX model: use engine 'pyopen-wakeword')"
+            if ref in BUILTIN_WAKE_WORDS else "")
+    return _model_path(ref, builtins, setting, ".onnx", hint)
 
 
 class PyOpenWakeWordEngine:
@@ -188,7 +187,8 @@ class PyOpenWakeWordEngine:
             self._features = OpenWakeWordFeatures.from_builtin()
             self._models = [
                 OpenWakeWord.from_model(
-                    _builtin_or_path(m.model, root / "models", m.model, f"wake.models[{i}].model")
+                    _builtin_or_path(m.model, root / "models", _PYOPEN_FILES,
+                                     f"wake.models[{i}].model")
                 )
                 for i, m in enumerate(models)
             ]
@@ -227,7 +227,7 @@ class OpenWakeWordEngine:
         root = package_dir("wyoming_openwakeword", "wyoming-openwakeword==1.8.2", "wake.engine")
         mdir = root / "models"
         paths = [
-            str(_builtin_or_path(m.model, mdir, _OWW_FILES.get(m.model, m.model),
+            str(_builtin_or_path(m.model, mdir, _OWW_FILES,
                                  f"wake.models[{i}].model"))
             for i, m in enumerate(models)
         ]
@@ -310,8 +310,8 @@ def wake_model_info(settings: WakeSettings) -> list[ModelInfo]:
     mdir = package_dir(pkg, pip, "wake.engine") / "models"
     out = []
     for i, m in enumerate(settings.models):
-        stem = m.model if pkg == "pyopen_wakeword" else _OWW_FILES.get(m.model, m.model)
-        path = _builtin_or_path(m.model, mdir, stem, f"wake.models[{i}].model")
+        stems = _PYOPEN_FILES if pkg == "pyopen_wakeword" else _OWW_FILES
+        path = _builtin_or_path(m.model, mdir, stems, f"wake.models[{i}].model")
         out.append(ModelInfo(path, OWW_LICENCE if not is_path(m.model) else "see the model's",
                              f"package {pip}" if not is_path(m.model) else "local path"))
     return out
