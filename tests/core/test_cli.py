@@ -42,6 +42,18 @@ def test_listen_prints_each_stage_and_writes_the_answer(question: Path, tmp_path
     assert "jarvis" in spoken.stdout.lower()
 
 
+@pytest.mark.parametrize("engine", ["pyopen-wakeword", "openwakeword"])
+def test_the_other_wake_engines_hear_the_wake_word(engine: str, question: Path,
+                                                   tmp_path: Path) -> None:
+    """Each in its own process: their two TFLite runtimes crash if loaded into one."""
+    config = tmp_path / "c.toml"
+    config.write_text(f'[wake]\nengine = "{engine}"\n')
+    result = appliance("listen", "--config", str(config), str(question))
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"wake +hey_jarvis", result.stdout)
+    assert re.search(r"intent +GetName", result.stdout)
+
+
 def test_run_on_recordings_answers_into_a_file(question: Path, tmp_path: Path) -> None:
     out = tmp_path / "speaker.wav"
     config = tmp_path / "c.toml"
