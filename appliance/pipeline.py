@@ -18,6 +18,7 @@ import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from appliance.audio.format import FRAME_S, Int16Array, resample, scale
@@ -312,6 +313,10 @@ class Pipeline:
             transcript = await loop.run_in_executor(
                 self._stt_exec, self.stt.transcribe, lst.audio()
             )
+        if transcript.window_s is not None and self.intents.recognize(transcript.text) is None:
+            _LOGGER.info("not understood: %r; once more in Whisper's full window", transcript.text)
+            transcript = await loop.run_in_executor(
+                self._stt_exec, partial(self.stt.transcribe, lst.audio(), full_window=True))
         self.timing.transcribed = time.monotonic()
         _LOGGER.info("heard: %r", transcript.text)
         self.events.publish(TranscriptReady(transcript.text, lst.session_id))

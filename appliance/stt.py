@@ -63,6 +63,7 @@ def looks_looped(text: str) -> bool:
 class Transcript:
     text: str
     audio_s: float
+    window_s: float | None = None  # the shortened encoder window used; None: Whisper's 30 s
 
 
 class Transcriber:
@@ -95,15 +96,22 @@ class Transcriber:
                 "directory (hub names need internet)",
             ) from err
 
-    def transcribe(self, samples: Int16Array) -> Transcript:
+    def transcribe(self, samples: Int16Array, *, full_window: bool = False) -> Transcript:
+        """``full_window``: Whisper's own 30 s window, e.g. again for a text not understood.
+
+        The shortened window is a little more likely to hear the tail of the wake word in the
+        pre-roll as a word ("Service. Set a timer..."); the full window ignores it.
+        """
         audio = to_float(np.asarray(samples, dtype=np.int16))
-        window = short_window_s(len(audio) / RATE_HZ, self.settings.window_s)
+        window = None if full_window else short_window_s(len(audio) / RATE_HZ,
+                                                          self.settings.window_s)
         text = None
         if window is not None and (self.settings.language or not self._multilingual):
             text = self._transcribe_window(audio, window)
         if text is None:
+            window = None
             text = self._transcribe_full(audio)
-        return Transcript(text, len(audio) / RATE_HZ)
+        return Transcript(text, len(audio) / RATE_HZ, window)
 
     @property
     def _multilingual(self) -> bool:

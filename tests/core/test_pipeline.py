@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Iterator
 
 import numpy as np
@@ -18,6 +19,7 @@ from appliance.events import (
     SpeechFinished,
     State,
     StateChanged,
+    TranscriptReady,
 )
 from appliance.pipeline import Pipeline
 from appliance.settings import load_settings
@@ -183,3 +185,31 @@ async def test_say_is_cut_by_stop_and_cancelled_with_its_caller(pipeline: Pipeli
         await asyncio.wait_for(runner, 30)
     assert pipeline.state is State.IDLE
     assert [e.reason for e in events if isinstance(e, StateChanged)] == ["announcement cancelled"]
+
+
+async def test_a_sentence_not_understood_is_heard_again_in_whispers_full_window(
+    pipeline: Pipeline, mic: ScriptedMic, speech: dict[str, Int16Array], voices: Voices,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="appliance.pipeline")
+    with pipeline.events.subscribe() as sub:
+        runner = asyncio.create_task(pipeline.run(mic))
+        mic.say(np.zeros(4000, np.int16), 0.5)
+        mic.say(speech["Hey Jarvis."], 0.3)
+        mic.say(speech["What time is it?"], 1.5)  # understood: one transcription
+        events = await next_state(sub, State.IDLE)
+        events += await next_state(sub, State.IDLE)
+        mic.say(speech["Hey Jarvis."], 0.3)
+        mic.say(voices.piper_pcm("The garden looks lovely today."), 1.5)  # never understood
+        events += await next_state(sub, State.SPEAKING)
+        events += await next_state(sub, State.IDLE)
+        mic.close()
+        await asyncio.wait_for(runner, 30)
+    retries = [r.getMessage() for r in caplog.records if "full window" in r.getMessage()]
+    assert len(retries) == 1, retries
+    assert "garden" in retries[0]
+    heard = [e.text for e in events if isinstance(e, TranscriptReady)]
+    assert len(heard) == 2  # the retry's transcript replaces the first, it is not sent twice
+    assert "garden" in heard[1].lower()
+    assert pipeline.last_reply is not None
+    assert pipeline.last_reply.text == "Sorry, I didn't understand."
