@@ -8,11 +8,13 @@ import contextlib
 import numpy as np
 import pytest
 
+from appliance.audio.format import RATE_HZ
 from appliance.audio.sink import WavSink
 from appliance.daemon import load_pipeline
 from appliance.events import EventBus, ListeningStarted, State
 from appliance.hardware import run_hardware
 from appliance.hardware.led_backends import RecordingSink
+from appliance.pipeline import CHIME_MARGIN_S
 from appliance.settings import load_settings
 
 from ..conftest import Voices
@@ -43,6 +45,9 @@ async def test_talk_button_answers_a_question_without_the_wake_word(voices: Voic
             await asyncio.sleep(0.1)
             pins.pin(17).drive_high()
             events = await next_state(sub, State.LISTENING)
+            # A person speaks after the chime (what the microphone hears meanwhile is muted).
+            mic.say(np.zeros(int((pipeline.speaker.chime_s + CHIME_MARGIN_S) * RATE_HZ),
+                             np.int16))
             mic.say(voices.piper_pcm("What time is it?"), 1.5)
             events += await next_state(sub, State.SPEAKING)
             events += await next_state(sub, State.IDLE)
