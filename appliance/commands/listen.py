@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from appliance.events import (
     WakeDetected,
 )
 from appliance.pipeline import Pipeline
+from appliance.settings import Settings
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -84,7 +86,15 @@ async def listen(pipeline: Pipeline, wav: Path, events: EventBus) -> list[str]:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    settings = settings_from(args, {"listen": {"chime": False}})
+    with tempfile.TemporaryDirectory(prefix="appliance-listen-") as state:
+        # A recording's "set a timer" must not land in the speaker's own schedule (the daemon
+        # would announce it later): timers and alarms live in a throwaway folder here.
+        settings = settings_from(args, {"listen": {"chime": False},
+                                        "skills": {"state_dir": state}})
+        return await _listen(args, settings)
+
+
+async def _listen(args: argparse.Namespace, settings: Settings) -> int:
     events = EventBus()
     sink = WavSink(args.output)
     pipeline = await load_pipeline(settings, sink, events)

@@ -91,3 +91,16 @@ def test_whisper_model_from_a_local_path(tmp_path: Path) -> None:
     assert appliance("say", "Good morning.", "-o", str(wav)).returncode == 0
     result = appliance("transcribe", "--config", str(config), str(wav))
     assert "morning" in result.stdout.lower(), result.stderr
+
+
+def test_listen_keeps_its_timers_out_of_the_speakers_schedule(voices: Voices,
+                                                              tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    config = tmp_path / "c.toml"
+    config.write_text(f'[skills]\nstate_dir = "{state}"\n')
+    wav = voices.utterance(tmp_path / "timer.wav", 0.5, "Hey Jarvis.", 0.5,
+                           "Set a timer for ten minutes.", 1.0)
+    result = appliance("listen", "--config", str(config), str(wav))
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"intent +TimerSet", result.stdout)
+    assert not (state / "schedule.json").exists()  # the daemon will not announce it later
