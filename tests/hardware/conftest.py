@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from appliance.events import EventBus, MuteChanged, State, VolumeChanged
 from appliance.hardware.config import HardwareSettings
 from appliance.settings import load_settings
+from tests.controllers import RecordingController
 
 
 def hardware_settings(**hardware: Any) -> HardwareSettings:
@@ -36,70 +36,6 @@ def fast_gestures() -> dict[str, float]:
         "repeat_delay_s": 0.2,
         "repeat_interval_s": 0.1,
     }
-
-
-class RecordingController:
-    """A Controller that records what it was asked (real code, no mocks)."""
-
-    def __init__(self, state: State = State.IDLE, volume: int = 50) -> None:
-        self.events = EventBus()
-        self.calls: list[tuple[str, object]] = []
-        self._state = state
-        self._volume = volume
-        self._muted = False
-        self._called = asyncio.Event()
-
-    @property
-    def state(self) -> State:
-        return self._state
-
-    @property
-    def volume(self) -> int:
-        return self._volume
-
-    @property
-    def muted(self) -> bool:
-        return self._muted
-
-    def start_listening(self, source: str = "button") -> None:
-        self._record("start_listening", source)
-
-    def stop(self) -> None:
-        self._record("stop", None)
-
-    def set_muted(self, muted: bool) -> None:
-        self._record("set_muted", muted)
-        self._muted = muted
-        self.events.publish(MuteChanged(muted))
-
-    def set_volume(self, volume: int) -> None:
-        self._record("set_volume", volume)
-        self._volume = volume
-        self.events.publish(VolumeChanged(volume))
-
-    def set_wake_enabled(self, enabled: bool) -> None:
-        self._record("set_wake_enabled", enabled)
-
-    async def say(self, text: str) -> None:
-        self._record("say", text)
-
-    def add_intent_handler(self, handler: object) -> None:
-        self._record("add_intent_handler", handler)
-
-    def _record(self, name: str, arg: object) -> None:
-        self.calls.append((name, arg))
-        self._called.set()
-
-    def named(self, name: str) -> list[object]:
-        return [arg for call, arg in self.calls if call == name]
-
-    async def wait_for(self, name: str, count: int = 1, timeout_s: float = 5.0) -> list[object]:
-        """The arguments of the first ``count`` calls of ``name``, once there are that many."""
-        async with asyncio.timeout(timeout_s):
-            while len(self.named(name)) < count:
-                self._called.clear()
-                await self._called.wait()
-        return self.named(name)
 
 
 @pytest.fixture

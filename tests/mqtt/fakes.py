@@ -3,75 +3,47 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from appliance.control import IntentHandler
-from appliance.events import (
-    EventBus,
-    ListeningStarted,
-    MuteChanged,
-    SpeechFinished,
-    State,
-    StateChanged,
-    VolumeChanged,
-)
+from appliance.events import ListeningStarted, SpeechFinished, State, VolumeChanged
+from tests.controllers import RecordingController
 
 
-class FakeController:
+class FakeController(RecordingController):
+    """Also moves through the states and emits the events as the pipeline does."""
+
     def __init__(self) -> None:
-        self.events = EventBus()
-        self.calls: list[tuple[str, Any]] = []
+        super().__init__()
         self.handlers: list[IntentHandler] = []
         self.wake_enabled = True
-        self._state = State.IDLE
-        self._volume = 50
-        self._muted = False
         self._sessions = 0
         self.spoken = asyncio.Queue[str]()
 
-    @property
-    def state(self) -> State:
-        return self._state
-
-    @property
-    def volume(self) -> int:
-        return self._volume
-
-    @property
-    def muted(self) -> bool:
-        return self._muted
-
-    def set_state(self, new: State) -> None:
-        old, self._state = self._state, new
-        self.events.publish(StateChanged(old, new))
-
     def start_listening(self, source: str = "button") -> None:
-        self.calls.append(("start_listening", source))
+        super().start_listening(source)
         self._sessions += 1
         self.set_state(State.LISTENING)
         self.events.publish(ListeningStarted(source, f"fake-{self._sessions}"))
 
     def stop(self) -> None:
-        self.calls.append(("stop", None))
+        super().stop()
         self.set_state(State.IDLE)
 
     def set_muted(self, muted: bool) -> None:
-        self.calls.append(("set_muted", muted))
-        self._muted = muted
-        self.events.publish(MuteChanged(muted))
+        super().set_muted(muted)
         self.set_state(State.MUTED if muted else State.IDLE)
 
     def set_volume(self, volume: int) -> None:
-        self.calls.append(("set_volume", volume))
-        self._volume = max(0, min(100, volume))
+        self._record("set_volume", volume)
+        self._volume = max(0, min(100, volume))  # kept in range, as the pipeline does
         self.events.publish(VolumeChanged(self._volume))
 
     def set_wake_enabled(self, enabled: bool) -> None:
-        self.calls.append(("set_wake_enabled", enabled))
+        super().set_wake_enabled(enabled)
         self.wake_enabled = enabled
 
     async def say(self, text: str) -> None:
-        self.calls.append(("say", text))
+        await super().say(text)
         self.set_state(State.SPEAKING)
         await asyncio.sleep(0)
         self.events.publish(SpeechFinished(text, ""))
@@ -79,7 +51,7 @@ class FakeController:
         self.spoken.put_nowait(text)
 
     def add_intent_handler(self, handler: IntentHandler) -> None:
-        self.calls.append(("add_intent_handler", handler))
+        super().add_intent_handler(handler)
         self.handlers.append(handler)
 
 
