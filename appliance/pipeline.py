@@ -46,7 +46,7 @@ from appliance.intent.skills import NOT_UNDERSTOOD
 from appliance.session import Listening, Timing
 from appliance.settings import Settings
 from appliance.speech import Speaker
-from appliance.stt import Transcriber, Transcript
+from appliance.stt import Transcriber
 from appliance.vad import Endpoint, Endpointer, SileroVad
 from appliance.wake import WakeWord
 
@@ -294,8 +294,8 @@ class Pipeline:
         self._set_state(State.THINKING, "end of speech")
         try:
             async with asyncio.timeout(self.settings.pipeline.thinking_timeout_s):
-                transcript = await self._transcript(lst)
-                reply = await self._decide(transcript.text, lst.session_id)
+                text, recognition = await self._understand(lst)
+                reply = await self._decide(text, recognition, lst.session_id)
         except TimeoutError:
             _LOGGER.warning(
                 "thinking took longer than %ss", self.settings.pipeline.thinking_timeout_s
@@ -303,7 +303,8 @@ class Pipeline:
             reply = Reply("Sorry, that took too long.")
         await self._answer(lst.session_id, reply, "answered")
 
-    async def _transcript(self, lst: Listening) -> Transcript:
+    async def _understand(self, lst: Listening) -> tuple[str, Recognition | None]:
+        """The transcript and the intent found in it (if any)."""
         loop = asyncio.get_running_loop()
         early = lst.early is not None and lst.early_speech_s == lst.endpointer.speech_s
         _LOGGER.debug("transcribing: %s", "early result" if early else "now")
@@ -313,17 +314,20 @@ class Pipeline:
             transcript = await loop.run_in_executor(
                 self._stt_exec, self.stt.transcribe, lst.audio()
             )
-        if transcript.window_s is not None and self.intents.recognize(transcript.text) is None:
+        self.timing.transcribed = time.monotonic()
+        recognition = self.intents.recognize(transcript.text)
+        if recognition is None and transcript.window_s is not None:
             _LOGGER.info("not understood: %r; once more in Whisper's full window", transcript.text)
             transcript = await loop.run_in_executor(
                 self._stt_exec, partial(self.stt.transcribe, lst.audio(), full_window=True))
-        self.timing.transcribed = time.monotonic()
+            self.timing.transcribed = time.monotonic()
+            recognition = self.intents.recognize(transcript.text)
         _LOGGER.info("heard: %r", transcript.text)
         self.events.publish(TranscriptReady(transcript.text, lst.session_id))
-        return transcript
+        return transcript.text, recognition
 
-    async def _decide(self, text: str, session_id: str) -> Reply:
-        recognition = self.intents.recognize(text)
+    async def _decide(self, text: str, recognition: Recognition | None,
+                      session_id: str) -> Reply:
         self.timing.recognized = time.monotonic()
         if recognition is None:
             self.events.publish(IntentNotRecognized(text, session_id))
