@@ -28,11 +28,11 @@ from appliance.errors import ApplianceError, AudioDeviceError
 from appliance.events import EventBus, State, StateChanged
 from appliance.hardware import run_hardware
 from appliance.intent.engine import make_engine
-from appliance.intent.skills import CoreSkills
 from appliance.pipeline import Pipeline
 from appliance.settings import Settings, load_settings
+from appliance.skills.core import CoreSkills
 from appliance.skills.service import install_skills
-from appliance.speech import Speaker
+from appliance.speaker import Speaker
 from appliance.stt import Transcriber
 from appliance.system.reload import diff_settings
 from appliance.system.sdnotify import Notifier, run_watchdog, status_line

@@ -23,7 +23,7 @@ from typing import Any
 
 from appliance.audio.format import FRAME_S, Int16Array, resample, scale
 from appliance.audio.source import AudioSource
-from appliance.control import IntentHandler, Recognition, Reply
+from appliance.controller import IntentHandler, Recognition, Reply
 from appliance.errors import ApplianceError
 from appliance.events import (
     ErrorRaised,
@@ -42,10 +42,10 @@ from appliance.events import (
     WakeDetected,
 )
 from appliance.intent.engine import IntentEngine
-from appliance.intent.skills import NOT_UNDERSTOOD
 from appliance.session import Listening, Timing
 from appliance.settings import Settings
-from appliance.speech import Speaker
+from appliance.skills.core import NOT_UNDERSTOOD
+from appliance.speaker import Speaker
 from appliance.stt import Transcriber
 from appliance.vad import Endpoint, Endpointer, SileroVad
 from appliance.wake import WakeWord
@@ -57,7 +57,7 @@ CHIME_MARGIN_S = 0.08
 
 
 class Pipeline:
-    """The real :class:`~appliance.control.Controller`."""
+    """The real :class:`~appliance.controller.Controller`."""
 
     def __init__(
         self, settings: Settings, *, wake: WakeWord, vad: SileroVad, stt: Transcriber,

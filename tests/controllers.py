@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from appliance.control import IntentHandler
+from appliance.controller import IntentHandler
 from appliance.events import EventBus, MuteChanged, State, StateChanged, VolumeChanged
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from appliance.audio.format import Pcm, write_wav
 from appliance.audio.sink import open_sink
 from appliance.commands.common import settings_from
-from appliance.speech import Speaker
+from appliance.speaker import Speaker
 from appliance.tts import Synthesizer
 
 

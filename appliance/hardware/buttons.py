@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from enum import StrEnum
 
-from appliance.control import Controller
+from appliance.controller import Controller
 from appliance.events import UserEvent
 from appliance.hardware.config import ButtonSettings, GestureSettings
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from appliance.control import Controller
+from appliance.controller import Controller
 from appliance.events import EventBus, State, StateChanged
 from appliance.hardware.animator import Animator
 from appliance.hardware.buttons import Debouncer, Gesture, GestureDetector, action_for, perform

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from appliance.control import Recognition
+from appliance.controller import Recognition
 from appliance.errors import ApplianceError
 from appliance.intent.engine import IntentEngine, make_engine
 from appliance.settings import Settings

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from appliance.control import Recognition
+from appliance.controller import Recognition
 from appliance.errors import IntentError
 from appliance.intent.fuzzy import Corrector, template_words
 from appliance.intent.normalize import normalize

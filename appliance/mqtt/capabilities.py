@@ -1,4 +1,4 @@
-"""Controls the ``Controller`` protocol does not have yet (proposed for ``appliance.control``).
+"""Controls the ``Controller`` protocol does not have yet (proposed for ``appliance.controller``).
 
 The MQTT bridge offers the wake-word entities only when the controller has them, so it works with
 today's pipeline and lights them up once the pipeline grows these members.

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from appliance.control import Recognition, Reply
+from appliance.controller import Recognition, Reply
 from appliance.mqtt.hermes import SessionReply
 
 _LOGGER = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ def _bounded_put(store: OrderedDict[str, T], key: str, value: T) -> None:
 
 
 class HermesIntentHandler:
-    """An :class:`appliance.control.IntentHandler` for intents that Hermes skills answer."""
+    """An :class:`appliance.controller.IntentHandler` for intents that Hermes skills answer."""
 
     def __init__(self, dialogue: Dialogue, announce: Announce, timeout_s: float) -> None:
         self._dialogue = dialogue

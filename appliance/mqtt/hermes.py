@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.control import Recognition
+from appliance.controller import Recognition
 from appliance.mqtt.payloads import (
     BadPayload,
     decode_json_object,

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from appliance.control import Controller
+from appliance.controller import Controller
 from appliance.mqtt import hermes
 from appliance.mqtt import topics as tp
 from appliance.mqtt.capabilities import WakeControl

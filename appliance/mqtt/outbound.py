@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from appliance.control import Controller, Recognition
+from appliance.controller import Controller, Recognition
 from appliance.events import (
     MQTT_PUBLISH,
     ErrorRaised,

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import aiomqtt
 
-from appliance.control import Controller, Recognition, Reply
+from appliance.controller import Controller, Recognition, Reply
 from appliance.mqtt.capabilities import WakeControl
 from appliance.mqtt.connection import connection_loop
 from appliance.mqtt.dialogue import Dialogue, HermesIntentHandler

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from appliance.control import Recognition, Reply
+from appliance.controller import Recognition, Reply
 from appliance.skills.book import Book
 from appliance.skills.conversation import Conversation
 from appliance.skills.ring import Ringer

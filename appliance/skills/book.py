@@ -6,8 +6,8 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
+from appliance.clock import Clock
 from appliance.events import EventBus, UserEvent
-from appliance.skills.clock import Clock
 from appliance.skills.schedule import Item, Now, load_schedule
 from appliance.skills.store import Store
 

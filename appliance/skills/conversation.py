@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from appliance.skills.clock import Clock
+from appliance.clock import Clock
 
 
 @dataclass(frozen=True)

@@ -21,9 +21,9 @@ import signal
 from collections.abc import Coroutine
 from typing import Any, Protocol
 
-from appliance.control import Controller, Recognition, Reply
+from appliance.controller import Controller, Recognition, Reply
 from appliance.events import MQTT_PUBLISH, EventBus, State, StateChanged, UserEvent
-from appliance.intent.skills import describe
+from appliance.skills.core import describe
 from appliance.skills.ring import say
 from appliance.skills.settings import CommandSettings
 

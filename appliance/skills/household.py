@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from appliance.control import Controller, Recognition, Reply
+from appliance.controller import Controller, Recognition, Reply
 from appliance.intent.numbers import say_number
 
 

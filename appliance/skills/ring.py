@@ -16,8 +16,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from appliance.audio.format import Int16Array
+from appliance.clock import Clock
 from appliance.events import EventBus, State, StateChanged, Subscription, UserEvent
-from appliance.skills.clock import Clock
 from appliance.skills.settings import SkillsSettings
 
 _LOGGER = logging.getLogger(__name__)

@@ -13,12 +13,12 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from appliance.control import Controller, Recognition, Reply
+from appliance.clock import Clock, default_clock
+from appliance.controller import Controller, Recognition, Reply
 from appliance.events import State, StateChanged
 from appliance.intent.engine import IntentEngine
 from appliance.skills.alarms import AlarmSkill
 from appliance.skills.book import Book
-from appliance.skills.clock import Clock, default_clock
 from appliance.skills.conversation import Conversation
 from appliance.skills.custom import (
     CustomCommands,
@@ -53,7 +53,7 @@ class Host(Controller, Protocol):
 
 
 class Skills:
-    """One :class:`~appliance.control.IntentHandler` for every household skill."""
+    """One :class:`~appliance.controller.IntentHandler` for every household skill."""
 
     def __init__(self, host: Host, settings: SkillsSettings, clock: Clock, *,
                  default_volume: int, publisher: Publisher | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from appliance.intent.numbers import say_number
-from appliance.intent.skills import time_words
+from appliance.skills.core import time_words
 from appliance.skills.schedule import Timer
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from appliance.audio.format import RATE_HZ, Int16Array, resample
-from appliance.intent.skills import number_words
+from appliance.skills.core import number_words
 from appliance.stt import Transcriber
 from tests.conftest import judge_settings
 

@@ -10,8 +10,8 @@ import pytest
 from appliance.errors import IntentError
 from appliance.intent.engine import IntentEngine
 from appliance.intent.normalize import normalize
-from appliance.intent.skills import CoreSkills, capabilities, say_date, time_words
 from appliance.settings import load_settings
+from appliance.skills.core import CoreSkills, capabilities, say_date, time_words
 
 
 def engine(*dirs: Path) -> IntentEngine:

@@ -11,7 +11,7 @@ import pytest
 
 from appliance.audio.format import Int16Array
 from appliance.audio.sink import WavSink
-from appliance.control import Recognition, Reply
+from appliance.controller import Recognition, Reply
 from appliance.daemon import load_pipeline
 from appliance.events import (
     EventBus,

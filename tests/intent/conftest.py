@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
-from appliance.control import IntentHandler, Reply
+from appliance.clock import FakeClock
+from appliance.controller import IntentHandler, Reply
 from appliance.events import EventBus, State, StateChanged
 from appliance.intent.engine import IntentEngine, make_engine
 from appliance.settings import Settings, load_settings
-from appliance.skills.clock import FakeClock
 from appliance.skills.service import Skills
 
 # 2030-01-07 (a Monday) 06:50:00 UTC

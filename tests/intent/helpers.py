@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from appliance.control import Recognition, Reply
+from appliance.controller import Recognition, Reply
 from appliance.events import Event, Subscription, UserEvent
 from appliance.intent.engine import IntentEngine
 from appliance.skills.service import Skills

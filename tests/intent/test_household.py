@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from appliance.control import Recognition, Reply
+from appliance.clock import FakeClock
+from appliance.controller import Recognition, Reply
 from appliance.events import State
 from appliance.intent.engine import IntentEngine
 from appliance.settings import load_settings
-from appliance.skills.clock import FakeClock
 from appliance.skills.custom import CustomCommands, LogPublisher, fill
 from appliance.skills.service import Skills
 

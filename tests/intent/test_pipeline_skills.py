@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from appliance.audio.sink import WavSink
+from appliance.clock import TEST_CLOCK_ENV
 from appliance.daemon import load_pipeline
 from appliance.events import Event, EventBus, SpeechFinished, State, StateChanged, UserEvent
 from appliance.pipeline import Pipeline
 from appliance.settings import load_settings
-from appliance.skills.clock import TEST_CLOCK_ENV
 
 from ..conftest import Voices
 from ..scripted import ScriptedMic

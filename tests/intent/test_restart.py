@@ -1,6 +1,6 @@
 """A real restart: the daemon hears a timer and an alarm, is killed (no clean shutdown), starts
 again, and both still ring at their times. Time comes from a file (``APPLIANCE_TEST_CLOCK``,
-read only by :func:`appliance.skills.clock.default_clock`) so nobody waits ten real minutes."""
+read only by :func:`appliance.clock.default_clock`) so nobody waits ten real minutes."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from appliance.audio.format import RATE_HZ
-from appliance.skills.clock import TEST_CLOCK_ENV
+from appliance.clock import TEST_CLOCK_ENV
 
 from ..conftest import Voices
 from ..core.daemon_proc import DaemonProcess

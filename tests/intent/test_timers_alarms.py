@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from appliance.clock import FakeClock
 from appliance.intent.engine import IntentEngine
-from appliance.skills.clock import FakeClock
 from appliance.skills.schedule import Now, Schedule, alarm_time, load_schedule
 from appliance.skills.service import Skills
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiomqtt
 
-from appliance.control import Recognition, Reply
+from appliance.controller import Recognition, Reply
 from appliance.events import (
     IntentNotRecognized,
     IntentRecognized,

@@ -8,7 +8,7 @@ import aiomqtt
 import pytest
 from aiomqtt.exceptions import MqttConnectError
 
-from appliance.control import Recognition
+from appliance.controller import Recognition
 from appliance.errors import ConfigError
 from appliance.events import State
 from appliance.mqtt import hermes

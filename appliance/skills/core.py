@@ -6,7 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
-from appliance.control import Recognition, Reply
+from appliance.controller import Recognition, Reply
 
 NOT_UNDERSTOOD = "Sorry, I didn't understand."
 
@@ -82,7 +82,7 @@ def capabilities(intent_names: list[str]) -> str:
 
 
 class CoreSkills:
-    """An :class:`~appliance.control.IntentHandler` for the built-in intents."""
+    """An :class:`~appliance.controller.IntentHandler` for the built-in intents."""
 
     def __init__(
         self, name: str, intent_names: Callable[[], list[str]],
