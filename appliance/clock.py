@@ -1,4 +1,5 @@
-"""Time for timers and alarms, behind one small interface so tests control it.
+"""The speaker's one source of time (timers, alarms, spoken time, night dimming), behind one
+small interface so tests control it: no test reads the wall clock, the time zone or the date.
 
 :class:`SystemClock` is the real one. :class:`FakeClock` is for tests in the same process (time
 moves only when the test calls :meth:`FakeClock.advance`). For tests that restart the daemon, the
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Protocol
 
@@ -47,12 +48,14 @@ class SystemClock:
 
 
 class FakeClock:
-    """Time stands still until :meth:`advance`; sleepers wake when their time has come."""
+    """Time stands still until :meth:`advance`; sleepers wake when their time has come.
 
-    def __init__(self, wall: float, tz: datetime | None = None) -> None:
+    Local time is ``tz`` (UTC unless given), never the machine's time zone."""
+
+    def __init__(self, wall: float, tz: tzinfo = UTC) -> None:
         self._wall = wall
         self._mono = 1000.0
-        self._tzinfo = (tz or datetime.now().astimezone()).tzinfo
+        self._tzinfo = tz
         self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
 
     def wall(self) -> float:
@@ -111,6 +114,12 @@ class FileClock:
         until = self.wall() + max(0.0, seconds)
         while self.wall() < until:  # noqa: ASYNC110 (the file is the clock: poll it)
             await asyncio.sleep(self.POLL_S)
+
+
+def minute_of_day(clock: Clock) -> int:
+    """Minutes after local midnight (the LEDs' night-dim schedule)."""
+    now = clock.now()
+    return now.hour * 60 + now.minute
 
 
 def default_clock() -> Clock:

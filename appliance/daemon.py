@@ -24,6 +24,7 @@ import numpy as np
 from appliance.audio.sink import AudioSink, open_sink
 from appliance.audio.source import AudioSource, open_source
 from appliance.backoff import Backoff
+from appliance.clock import Clock, default_clock
 from appliance.errors import ApplianceError, AudioDeviceError
 from appliance.events import EventBus, State, StateChanged
 from appliance.hardware import run_hardware
@@ -58,8 +59,11 @@ async def warm_up(stt: Transcriber, tts: Synthesizer) -> None:
                          asyncio.to_thread(stt.transcribe, np.zeros(16000, np.int16)))
 
 
-async def load_pipeline(settings: Settings, sink: AudioSink, events: EventBus) -> Pipeline:
-    """Load every model (in parallel threads) and wire the pipeline."""
+async def load_pipeline(settings: Settings, sink: AudioSink, events: EventBus,
+                        clock: Clock | None = None) -> Pipeline:
+    """Load every model (in parallel threads) and wire the pipeline. ``clock`` (default: the
+    system's) tells the time for the answers, timers and alarms."""
+    clock = clock or default_clock()
     wake, vad, stt, tts = await asyncio.gather(
         asyncio.to_thread(WakeWord, settings.wake), asyncio.to_thread(SileroVad),
         asyncio.to_thread(Transcriber, settings.stt), asyncio.to_thread(Synthesizer, settings.tts),
@@ -69,10 +73,10 @@ async def load_pipeline(settings: Settings, sink: AudioSink, events: EventBus) -
     speaker = Speaker(tts, sink, rate_hz=settings.audio.output.rate_hz,
                       volume=settings.audio.output.volume)
     pipeline = Pipeline(settings, wake=wake, vad=vad, stt=stt, intents=intents,
-                        speaker=speaker, events=events)
+                        speaker=speaker, events=events, clock=clock)
     pipeline.add_intent_handler(  # the names follow a reload of the sentences
-        CoreSkills(settings.pipeline.name, lambda: pipeline.intents.intent_names))
-    install_skills(pipeline, settings)  # timers, alarms, volume, stop, repeat, own commands
+        CoreSkills(settings.pipeline.name, lambda: pipeline.intents.intent_names, now=clock.now))
+    install_skills(pipeline, settings, clock)  # timers, alarms, volume, stop, repeat, own commands
     return pipeline
 
 
@@ -105,7 +109,7 @@ async def services(settings: Settings, pipeline: Pipeline) -> None:
     from appliance.mqtt.service import run_mqtt
 
     async with asyncio.TaskGroup() as tg:
-        tg.create_task(run_hardware(settings.hardware, pipeline), name="hardware")
+        tg.create_task(run_hardware(settings.hardware, pipeline, pipeline.clock), name="hardware")
         tg.create_task(run_mqtt(settings.mqtt, pipeline), name="mqtt")
 
 

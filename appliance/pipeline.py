@@ -23,6 +23,7 @@ from typing import Any
 
 from appliance.audio.format import FRAME_S, Int16Array, resample, scale
 from appliance.audio.source import AudioSource
+from appliance.clock import Clock, SystemClock
 from appliance.controller import IntentHandler, Recognition, Reply
 from appliance.errors import ApplianceError
 from appliance.events import (
@@ -62,8 +63,10 @@ class Pipeline:
     def __init__(
         self, settings: Settings, *, wake: WakeWord, vad: SileroVad, stt: Transcriber,
         intents: IntentEngine, speaker: Speaker, events: EventBus | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
+        self.clock = clock or SystemClock()
         self.wake, self.vad, self.stt, self.intents, self.speaker = wake, vad, stt, intents, speaker
         self.events = events or EventBus()
         self._state = State.STARTING

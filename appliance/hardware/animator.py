@@ -33,14 +33,9 @@ _LOGGER = logging.getLogger(__name__)
 RECHECK_S = 20.0
 
 
-def local_minute() -> int:
-    """Minutes after local midnight (the night-dim schedule's clock)."""
-    now = time.localtime()
-    return now.tm_hour * 60 + now.tm_min
-
-
 class Animator:
-    """Renders the scene into ``sink``; ``clock`` is monotonic seconds."""
+    """Renders the scene into ``sink``; ``clock`` is monotonic seconds, ``minute_of_day`` the
+    local time of day in minutes after midnight (the night-dim schedule)."""
 
     def __init__(
         self,
@@ -50,8 +45,8 @@ class Animator:
         brightness: float,
         night: NightSettings,
         frame_rate_hz: int,
+        minute_of_day: Callable[[], int],
         clock: Callable[[], float] = time.monotonic,
-        minute_of_day: Callable[[], int] = local_minute,
     ) -> None:
         self.scene = Scene(since_s=clock())
         self.shown = 0

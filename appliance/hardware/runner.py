@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from appliance.clock import Clock, minute_of_day
 from appliance.controller import Controller
 from appliance.events import EventBus, State, StateChanged
 from appliance.hardware.animator import Animator
@@ -36,13 +37,15 @@ _LOGGER = logging.getLogger(__name__)
 async def run_hardware(
     settings: HardwareSettings,
     controller: Controller,
+    clock: Clock,
     *,
     pin_factory: Any = None,
     sink: LedSink | None = None,
 ) -> None:
     """LEDs and buttons until cancelled; the LEDs are off and the pins released afterwards.
 
-    ``pin_factory`` (a gpiozero factory, e.g. MockFactory) and ``sink`` are for tests.
+    ``clock`` gives the local time of day (night dimming). ``pin_factory`` (a gpiozero factory,
+    e.g. MockFactory) and ``sink`` are for tests.
     """
     wiring = resolve(settings)
     for warning in wiring.warnings:
@@ -59,7 +62,7 @@ async def run_hardware(
             sink, LedStyle.from_settings(settings.colors, wiring.leds.count,
                                          settings.volume_show_s),
             brightness=settings.brightness, night=settings.night,
-            frame_rate_hz=settings.frame_rate_hz,
+            frame_rate_hz=settings.frame_rate_hz, minute_of_day=lambda: minute_of_day(clock),
         )
         animator.scene = Scene(controller.state, time.monotonic(), controller.muted)
         await animator.run(events)
@@ -157,7 +160,8 @@ def bench_animator(seconds: float) -> dict[str, float]:
     hw = load_settings().hardware
     sink = RecordingSink(keep=False)
     animator = Animator(sink, LedStyle.from_settings(hw.colors, 12, hw.volume_show_s),
-                        brightness=1.0, night=hw.night, frame_rate_hz=30)
+                        brightness=1.0, night=hw.night, frame_rate_hz=30,
+                        minute_of_day=lambda: 12 * 60)  # midday: full brightness
     bus = EventBus()
     wall0, cpu0 = time.perf_counter(), time.process_time()
     asyncio.run(_bench(animator, bus, seconds))

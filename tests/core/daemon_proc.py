@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -11,7 +12,11 @@ from pathlib import Path
 
 
 class DaemonProcess:
-    def __init__(self, config: Path, env: dict[str, str], *extra: str) -> None:
+    """``env`` (None: this process's) always gets ``TZ=UTC``: the daemon's local time never
+    depends on the machine running the tests."""
+
+    def __init__(self, config: Path, env: dict[str, str] | None, *extra: str) -> None:
+        env = {**(os.environ if env is None else env), "TZ": "UTC"}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "appliance", "run", "--config", str(config), *extra],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,

@@ -26,7 +26,7 @@ def test_missing_microphone_is_reported_once_and_retried(tmp_path: Path) -> None
     config.write_text('[audio.input]\ndevice = "hw:CARD=NoSuchCard"\n'
                       "retry_initial_s = 0.2\nretry_max_s = 1.0\n"
                       "[intent]\nsentences_dirs = []\n")
-    daemon = DaemonProcess(config, None)  # type: ignore[arg-type]
+    daemon = DaemonProcess(config, None)
     try:
         line = daemon.wait_for("capture device stopped", timeout_s=180)
         assert "NoSuchCard" in line

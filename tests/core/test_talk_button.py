@@ -38,7 +38,8 @@ async def test_talk_button_answers_a_question_without_the_wake_word(voices: Voic
         with pipeline.events.subscribe() as sub:
             runner = asyncio.create_task(pipeline.run(mic))
             hardware = asyncio.create_task(
-                run_hardware(settings.hardware, pipeline, pin_factory=pins, sink=leds))
+                run_hardware(settings.hardware, pipeline, pipeline.clock, pin_factory=pins,
+                             sink=leds))
             mic.say(np.zeros(8000, np.int16))
             await next_state(sub, State.IDLE)
             pins.pin(17).drive_low()

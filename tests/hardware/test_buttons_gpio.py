@@ -6,11 +6,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from gpiozero.pins.mock import MockPin
 
+from appliance.clock import Clock, FakeClock
 from appliance.events import State, UserEvent
 from appliance.hardware import run_hardware
 from appliance.hardware.led_backends import RecordingSink
@@ -29,9 +31,14 @@ class SwitchPin(MockPin):  # type: ignore[misc]
             self.drive_low()
 
 
+NOON = datetime(2030, 6, 3, 12, 0, tzinfo=UTC).timestamp()  # a Monday, in the day brightness
+
+
 @contextlib.asynccontextmanager
-async def running(settings: Any, controller: Any, **kw: Any) -> AsyncIterator[asyncio.Task[None]]:
-    task = asyncio.create_task(run_hardware(settings, controller, **kw), name="hardware")
+async def running(settings: Any, controller: Any, *, clock: Clock | None = None,
+                  **kw: Any) -> AsyncIterator[asyncio.Task[None]]:
+    task = asyncio.create_task(
+        run_hardware(settings, controller, clock or FakeClock(NOON), **kw), name="hardware")
     try:
         yield task
     finally:
@@ -81,6 +88,24 @@ async def test_double_press_mutes_and_the_leds_show_it(
     assert controller.calls == [("set_muted", True)]
     assert sink.frames[-1] == ((0, 0, 0),) * 3
     assert sink.closed
+
+
+async def test_the_leds_follow_the_injected_local_time_into_the_night(
+    controller: Any, mock_pins: Any, make_settings: Make, fast_gestures: dict[str, float],
+    until: Any,
+) -> None:
+    """Night dimming reads the injected clock (never the machine's): 23:30 is night, in any TZ."""
+    sink = RecordingSink()
+    hw = make_settings(profile="respeaker-2mic", gestures=fast_gestures, brightness=1.0,
+                       night={"brightness": 0.1, "start": "22:00", "end": "07:00"})
+    late = FakeClock(NOON + 11.5 * 3600)
+    async with running(hw, controller, clock=late, pin_factory=mock_pins, sink=sink):
+        await until(lambda: sink.count > 0)
+        await click(mock_pins.pin(17))
+        await asyncio.sleep(0.05)
+        await click(mock_pins.pin(17))
+        await until(lambda: sink.frames[-1] != ((0, 0, 0),) * 3)
+    assert ((26, 0, 0),) * 3 in sink.frames  # the muted red at the night brightness
 
 
 async def test_short_press_talks(

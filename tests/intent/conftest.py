@@ -78,7 +78,7 @@ def skill_settings(tmp: Path, **skills: Any) -> Settings:
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock(T0, datetime.fromtimestamp(T0, UTC))
+    return FakeClock(T0, UTC)
 
 
 @pytest.fixture
