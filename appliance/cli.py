@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,37 +11,9 @@ from types import ModuleType
 
 from appliance import __version__
 from appliance.errors import ApplianceError
+from appliance.logs import setup_logging
 
 _LOGGER = logging.getLogger(__name__)
-
-# Journald reads a "<N>" priority prefix on each line (SyslogLevelPrefix=yes).
-_SYSLOG_PRIORITY = {"DEBUG": 7, "INFO": 6, "WARNING": 4, "ERROR": 3, "CRITICAL": 2}
-
-
-class _JournalFormatter(logging.Formatter):
-    def format(self, record: logging.LogRecord) -> str:
-        prio = _SYSLOG_PRIORITY.get(record.levelname, 6)
-        return f"<{prio}>{super().format(record)}"
-
-
-def under_systemd() -> bool:
-    """True when stderr goes to the journal (no timestamps: journald adds its own)."""
-    return "JOURNAL_STREAM" in os.environ or "INVOCATION_ID" in os.environ
-
-
-def setup_logging(debug: bool, level: str = "info") -> None:
-    handler = logging.StreamHandler()
-    if under_systemd():
-        handler.setFormatter(_JournalFormatter("%(name)s: %(message)s"))
-    else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S")
-        )
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if debug else getattr(logging, level.upper()))
-    for noisy in ("faster_whisper", "piper", "httpx", "huggingface_hub"):
-        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
 
 
 def _command_modules() -> list[ModuleType]:

@@ -390,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m appliance.commands.firstboot ACTION``: what the boot units run. Unlike
     ``appliance firstboot`` it does not import every command (and with them numpy and the model
     runtimes): seconds saved on every boot of a Pi Zero."""
-    from appliance.cli import setup_logging
+    from appliance.logs import setup_logging
 
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="debug logging")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from appliance.cli import setup_logging
 from appliance.commands.common import settings_from
 from appliance.daemon import AudioPaths, run
+from appliance.logs import setup_logging
 from appliance.settings import user_config_path
 
 
