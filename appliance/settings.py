@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from appliance.errors import ConfigError
 from appliance.fields import rng
 from appliance.hardware.config import HardwareSettings
+from appliance.hardware.profiles import resolve
 from appliance.mqtt.settings import MqttSettings
 from appliance.skills.settings import SkillsSettings
 from appliance.system.debug import DebugSettings
@@ -128,6 +129,9 @@ class Settings:
     debug: DebugSettings = rng()
     hardware: HardwareSettings = rng()
     skills: SkillsSettings = rng()
+
+    def __post_init__(self) -> None:
+        resolve(self.hardware)  # the wiring: a pin used twice is a ConfigError naming the key
 
 
 # ---------------------------------------------------------------------------------------------

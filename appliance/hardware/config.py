@@ -1,8 +1,10 @@
 """Settings of the LEDs, buttons and HAT profile (the ``[hardware]`` table of the config).
 
-Field ranges are checked by the generic parser in :mod:`appliance.settings`; what spans several
-fields (a pin used twice, a colour that is not ``#rrggbb``, a night time that is not ``HH:MM``)
-is checked here in ``__post_init__``, so a bad file fails when it is loaded, naming the key.
+Field ranges are checked by the generic parser in :mod:`appliance.settings`; a colour that is not
+``#rrggbb`` or a night time that is not ``HH:MM`` is checked here in ``__post_init__``. The wiring
+(a pin used twice, LEDs the pins cannot drive) is checked by
+:func:`appliance.hardware.profiles.resolve`, which ``Settings`` calls when it is built. Either
+way a bad file fails when it is loaded, naming the key.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ from dataclasses import dataclass
 
 from appliance.errors import ConfigError
 from appliance.fields import rng
-from appliance.hardware.profiles import resolve
 
 PROFILES = ("none", "respeaker-2mic", "respeaker-4mic", "voice-bonnet", "custom")
 LED_TYPES = ("none", "neopixel-spi", "neopixel-pwm", "dotstar")
@@ -151,6 +152,3 @@ class HardwareSettings:
     gestures: GestureSettings = rng()
     buttons: ButtonsSettings = rng()
     custom: CustomProfileSettings = rng()
-
-    def __post_init__(self) -> None:
-        resolve(self)

@@ -12,12 +12,9 @@ import importlib.util
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from appliance.errors import ConfigError
-
-if TYPE_CHECKING:
-    from appliance.hardware.config import ButtonSettings, HardwareSettings
+from appliance.hardware.config import ButtonSettings, HardwareSettings
 
 SPI0_PINS = {7: "SPI0 CE1", 8: "SPI0 CE0", 9: "SPI0 MISO", 10: "SPI0 MOSI", 11: "SPI0 SCLK"}
 PWM_PINS = (12, 13, 18, 19, 21)
