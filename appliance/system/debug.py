@@ -11,38 +11,33 @@ import logging
 import os
 import re
 import wave
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import BinaryIO
 
-if TYPE_CHECKING:
-    from appliance.settings import Settings
+from appliance.fields import rng
 
 _LOGGER = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^utterance-(\d+)\.wav$")
 
 
-def _rng(lo: float | None = None, hi: float | None = None) -> Any:
-    # Same field metadata as ``appliance.settings.rng``; importing it from there would be
-    # circular (``appliance.settings`` imports this module to build ``Settings``).
-    return field(metadata={"min": lo, "max": hi, "choices": ()})
-
-
 @dataclass(frozen=True)
 class DebugSettings:
-    save_utterances: int = _rng(0, 10000)
-    dir: str = _rng()
+    """The ``[debug]`` table."""
+
+    save_utterances: int = rng(0, 10000)
+    dir: str = rng()
 
 
-def save_utterance(settings: Settings, pcm16k: bytes, text: str) -> None:
+def save_utterance(debug: DebugSettings, pcm16k: bytes, text: str) -> None:
     """Save one utterance (16 kHz 16-bit mono PCM) and its transcript, keeping only the newest
     ``debug.save_utterances``. Blocking file I/O: call it from a thread. Never raises: a full or
     read-only disk is logged, the pipeline carries on."""
-    keep = settings.debug.save_utterances
+    keep = debug.save_utterances
     if keep <= 0:
         return
-    folder = Path(settings.debug.dir)
+    folder = Path(debug.dir)
     try:
         folder.mkdir(mode=0o700, parents=True, exist_ok=True)
         numbers = _saved_numbers(folder)

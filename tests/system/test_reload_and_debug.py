@@ -45,7 +45,7 @@ def test_utterances_are_not_saved_by_default(tmp_path: Path) -> None:
     folder = tmp_path / "utterances"
     settings = load_settings(overrides={"debug": {"dir": str(folder)}})
     assert settings.debug.save_utterances == 0
-    save_utterance(settings, _pcm(1, 100), "hello")
+    save_utterance(settings.debug, _pcm(1, 100), "hello")
     assert not folder.exists()
 
 
@@ -53,7 +53,7 @@ def test_only_the_newest_utterances_are_kept(tmp_path: Path) -> None:
     folder = tmp_path / "utterances"
     settings = load_settings(overrides={"debug": {"save_utterances": 3, "dir": str(folder)}})
     for n in range(1, 6):
-        save_utterance(settings, _pcm(0.5, n), f"command {n}")
+        save_utterance(settings.debug, _pcm(0.5, n), f"command {n}")
     kept = saved_utterances(folder)
     assert len(kept) == 3
     for expected, wav_path in zip((3, 4, 5), kept, strict=True):
@@ -74,5 +74,5 @@ def test_an_unwritable_folder_does_not_raise(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     settings = load_settings(overrides={"debug": {"save_utterances": 2, "dir": str(blocker)}})
-    save_utterance(settings, _pcm(0.1, 1), "x")
+    save_utterance(settings.debug, _pcm(0.1, 1), "x")
     assert blocker.read_text() == "not a folder"
