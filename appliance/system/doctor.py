@@ -1,9 +1,10 @@
 """``appliance doctor``: one screen of checks, each green or red with the problem and the fix.
 
-Each check is an async function of a :class:`DoctorContext` returning one or more
-:class:`CheckResult`. A check that raises an :class:`ApplianceError` is red with that error's
-message and fix; one that crashes or hangs is red too, so the screen is always complete. The exit
-code is non-zero when anything is red. INFO lines (grey) are facts that need no action.
+Each check (in the ``doctor_*`` modules) is an async function of a ``DoctorContext`` returning
+one or more ``CheckResult`` (both in :mod:`appliance.system.doctor_context`). A check that raises
+an :class:`ApplianceError` is red with that error's message and fix; one that crashes or hangs is
+red too, so the screen is always complete. The exit code is non-zero when anything is red. INFO
+lines (grey) are facts that need no action.
 """
 
 from __future__ import annotations
@@ -12,54 +13,16 @@ import asyncio
 import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from appliance.errors import ApplianceError, ConfigError
 from appliance.settings import SYSTEM_CONFIG, Settings, load_settings, user_config_path
 from appliance.system.configfile import check_file
+from appliance.system.doctor_context import Check, CheckResult, DoctorContext, Status
 
 _LOGGER = logging.getLogger(__name__)
 
 CHECK_TIMEOUT_S = 120.0
-
-
-class Status(StrEnum):
-    OK = "ok"
-    FAIL = "fail"
-    INFO = "info"
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    name: str
-    status: Status
-    detail: str
-    fix: str = ""
-
-
-@dataclass
-class DoctorContext:
-    """What the checks look at. Paths are fields so tests can point them elsewhere."""
-
-    config_file: Path | None
-    settings: Settings | None
-    config_results: list[CheckResult]
-    quick: bool = False
-    state_dir: Path = Path("/var/lib/appliance")
-    systemd_dir: Path = Path("/run/systemd/system")
-    thermal_dir: Path = Path("/sys/class/thermal")
-    throttled_file: Path = Path("/sys/devices/platform/soc/soc:firmware/get_throttled")
-    meminfo_file: Path = Path("/proc/meminfo")
-    service: str = "appliance"
-    # Models loaded by one check and reused by the next (the wake test needs the voice).
-    loaded: dict[str, Any] = field(default_factory=dict)
-    service_active: bool = False
-
-
-Check = Callable[[DoctorContext], Awaitable[list[CheckResult]]]
 
 
 def load_context(config: Path | None, *, quick: bool = False) -> DoctorContext:

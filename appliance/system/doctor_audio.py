@@ -18,7 +18,7 @@ from appliance.audio.sink import open_sink
 from appliance.audio.source import open_source
 from appliance.errors import AudioDeviceError
 from appliance.settings import Settings
-from appliance.system.doctor import CheckResult, DoctorContext, Status
+from appliance.system.doctor_context import CheckResult, DoctorContext, Status
 
 RECORD_S = 2.0
 SILENT_DBFS = -80.0  # below this a microphone is muted, unplugged or the wrong device

@@ -7,7 +7,7 @@ import contextlib
 import shutil
 from pathlib import Path
 
-from appliance.system.doctor import CheckResult, DoctorContext, Status
+from appliance.system.doctor_context import CheckResult, DoctorContext, Status
 
 MIN_FREE_BYTES = 200 * 1024 * 1024
 HOT_C = 80.0  # a Pi 4 starts to throttle here (a Pi 5 at 85)

@@ -15,7 +15,7 @@ from appliance.errors import ModelError
 from appliance.models import ModelInfo, piper_voice, whisper_model
 from appliance.settings import Settings, WakeModelSettings
 from appliance.stt import Transcriber
-from appliance.system.doctor import CheckResult, DoctorContext, Status
+from appliance.system.doctor_context import CheckResult, DoctorContext, Status
 from appliance.tts import Synthesizer
 from appliance.wake import WakeWord, model_name, wake_model_info
 

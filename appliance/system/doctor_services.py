@@ -6,7 +6,7 @@ import asyncio
 from typing import Any
 
 from appliance.settings import Settings
-from appliance.system.doctor import CheckResult, DoctorContext, Status
+from appliance.system.doctor_context import CheckResult, DoctorContext, Status
 
 MQTT_TIMEOUT_S = 5.0
 

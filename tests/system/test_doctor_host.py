@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.system.doctor import DoctorContext, Status
+from appliance.system.doctor_context import DoctorContext, Status
 from appliance.system.doctor_host import (
     MIN_FREE_BYTES,
     check_disk,
