@@ -17,6 +17,9 @@ class RecordingController:
         self._state = state
         self._volume = volume
         self._muted = False
+        self._wake_words = ("hey_jarvis", "alexa")
+        self._active_wake_word = "hey_jarvis"
+        self._wake_threshold = 0.5
         self._called = asyncio.Event()
 
     @property
@@ -49,6 +52,26 @@ class RecordingController:
 
     def set_wake_enabled(self, enabled: bool) -> None:
         self._record("set_wake_enabled", enabled)
+
+    @property
+    def wake_words(self) -> tuple[str, ...]:
+        return self._wake_words
+
+    @property
+    def active_wake_word(self) -> str:
+        return self._active_wake_word
+
+    @property
+    def wake_threshold(self) -> float:
+        return self._wake_threshold
+
+    def set_active_wake_word(self, name: str) -> None:
+        self._record("set_active_wake_word", name)
+        self._active_wake_word = name
+
+    def set_wake_threshold(self, threshold: float) -> None:
+        self._record("set_wake_threshold", threshold)
+        self._wake_threshold = threshold
 
     async def say(self, text: str) -> None:
         self._record("say", text)

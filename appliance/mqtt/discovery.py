@@ -44,7 +44,7 @@ def is_listening(state: State) -> bool:
 class DeviceInfo:
     node_id: str
     name: str
-    wake_words: tuple[str, ...] = ()  # empty: the controller cannot switch wake words
+    wake_words: tuple[str, ...]  # the select offers them (none loaded: no select)
 
 
 def discovery_payload(topics: Topics, device: DeviceInfo) -> dict[str, Any]:

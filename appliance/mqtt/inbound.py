@@ -11,10 +11,9 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from appliance.controller import Controller
 from appliance.mqtt import hermes
 from appliance.mqtt import topics as tp
-from appliance.mqtt.capabilities import WakeControl
+from appliance.mqtt.controls import MqttController
 from appliance.mqtt.dialogue import Dialogue
 from appliance.mqtt.outbound import Outbound
 from appliance.mqtt.payloads import BadPayload, decode_text
@@ -30,7 +29,7 @@ Warn = Callable[[str, str], None]
 
 class Inbound:
     def __init__(
-        self, controller: Controller, topics: Topics, site_id: str, *, hermes_on: bool,
+        self, controller: MqttController, topics: Topics, site_id: str, *, hermes_on: bool,
         dialogue: Dialogue, outbound: Outbound, warn: Warn,
         on_ha_online: Callable[[], Awaitable[None]],
     ) -> None:
@@ -40,7 +39,6 @@ class Inbound:
         self._outbound = outbound
         self._warn = warn
         self._on_ha_online = on_ha_online
-        self._wake = controller if isinstance(controller, WakeControl) else None
         self.speech = TaskSet(MAX_PENDING_SPEECH)
         self._routes = self._build_routes(topics, hermes_on)
 
@@ -48,10 +46,9 @@ class Inbound:
         routes: dict[str, Handler] = {
             topics.sub(tp.SAY): self._say, topics.sub(tp.VOLUME_SET): self._volume,
             topics.sub(tp.MUTE_SET): self._mute, topics.sub(tp.LISTEN): self._listen,
+            topics.sub(tp.WAKE_THRESHOLD_SET): self._wake_threshold,
+            topics.sub(tp.WAKE_WORD_SET): self._wake_word,
         }
-        if self._wake is not None:
-            routes[topics.sub(tp.WAKE_THRESHOLD_SET)] = self._wake_threshold
-            routes[topics.sub(tp.WAKE_WORD_SET)] = self._wake_word
         if topics.discovery_prefix:
             routes[topics.ha_status] = self._ha_status
         if hermes_on:
@@ -96,19 +93,13 @@ class Inbound:
         self._controller.start_listening("mqtt")
 
     async def _wake_threshold(self, payload: bytes) -> None:
-        wake = self._wake_control()
-        wake.set_wake_threshold(tp.parse_wake_threshold(payload))
-        await self._outbound.retain(tp.WAKE_THRESHOLD, f"{wake.wake_threshold:g}")
+        self._controller.set_wake_threshold(tp.parse_wake_threshold(payload))
+        await self._outbound.retain(tp.WAKE_THRESHOLD, f"{self._controller.wake_threshold:g}")
 
     async def _wake_word(self, payload: bytes) -> None:
-        wake = self._wake_control()
-        wake.set_active_wake_word(tp.parse_wake_word(payload, wake.wake_words))
-        await self._outbound.retain(tp.WAKE_WORD, wake.active_wake_word)
-
-    def _wake_control(self) -> WakeControl:
-        if self._wake is None:  # not routed then; kept for the type checker
-            raise BadPayload("this speaker cannot change wake words")
-        return self._wake
+        name = tp.parse_wake_word(payload, self._controller.wake_words)
+        self._controller.set_active_wake_word(name)
+        await self._outbound.retain(tp.WAKE_WORD, self._controller.active_wake_word)
 
     async def _ha_status(self, payload: bytes) -> None:
         status = decode_text(payload).lower()

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from appliance.controller import Controller, Recognition
+from appliance.controller import Recognition
 from appliance.events import (
     MQTT_PUBLISH,
     ErrorRaised,
@@ -31,7 +31,7 @@ from appliance.events import (
 )
 from appliance.mqtt import hermes
 from appliance.mqtt import topics as tp
-from appliance.mqtt.capabilities import WakeControl
+from appliance.mqtt.controls import MqttController
 from appliance.mqtt.dialogue import Dialogue
 from appliance.mqtt.discovery import (
     DeviceInfo,
@@ -75,20 +75,19 @@ class Outbound:
             payload = discovery_payload(self._topics, device)
             await self._link.publish_json(topic, payload, retain=True)
 
-    async def publish_all_state(self, controller: Controller) -> None:
+    async def publish_all_state(self, controller: MqttController) -> None:
         """Read what the controller knows now, then send every retained state topic."""
         self._remember_controller(controller)
         for topic, payload in list(self._retained.items()):
             await self._link.publish(topic, payload, retain=True)
 
-    def _remember_controller(self, controller: Controller) -> None:
+    def _remember_controller(self, controller: MqttController) -> None:
         self._remember(tp.STATE, ha_state(controller.state))
         self._remember(tp.LISTENING, _on_off(is_listening(controller.state)))
         self._remember(tp.VOLUME, str(controller.volume))
         self._remember(tp.MUTE, _on_off(controller.muted))
-        if isinstance(controller, WakeControl):
-            self._remember(tp.WAKE_WORD, controller.active_wake_word)
-            self._remember(tp.WAKE_THRESHOLD, f"{controller.wake_threshold:g}")
+        self._remember(tp.WAKE_WORD, controller.active_wake_word)
+        self._remember(tp.WAKE_THRESHOLD, f"{controller.wake_threshold:g}")
         for suffix in (tp.NEXT_TIMER, tp.NEXT_ALARM):
             self._retained.setdefault(self._topics.sub(suffix), "None")
 

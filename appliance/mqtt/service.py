@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import aiomqtt
 
 from appliance.controller import Controller, Recognition, Reply
-from appliance.mqtt.capabilities import WakeControl
 from appliance.mqtt.connection import connection_loop
+from appliance.mqtt.controls import MqttController
 from appliance.mqtt.dialogue import Dialogue, HermesIntentHandler
 from appliance.mqtt.discovery import DeviceInfo
 from appliance.mqtt.inbound import Inbound
@@ -38,7 +38,7 @@ class MqttService:
     """Owns the link to the broker; ``intent_handler`` answers intents through Hermes skills."""
 
     def __init__(
-        self, settings: MqttSettings, controller: Controller, *,
+        self, settings: MqttSettings, controller: MqttController, *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
@@ -117,11 +117,7 @@ class MqttService:
         await self._outbound.publish_all_state(self._controller)
 
     def _device(self) -> DeviceInfo:
-        wake = self._controller if isinstance(self._controller, WakeControl) else None
-        return DeviceInfo(
-            node_id=self.site_id, name=self.site_id,
-            wake_words=tuple(wake.wake_words) if wake is not None else (),
-        )
+        return DeviceInfo(self.site_id, self.site_id, tuple(self._controller.wake_words))
 
     async def _say_offline(self, client: aiomqtt.Client) -> None:
         try:
@@ -163,7 +159,7 @@ def hermes_slot(controller: Controller) -> HermesSlot:
     return slot
 
 
-async def run_mqtt(settings: MqttSettings, controller: Controller) -> None:
+async def run_mqtt(settings: MqttSettings, controller: MqttController) -> None:
     """The daemon's MQTT task: returns at once when MQTT is off, else runs until cancelled.
 
     With ``hermes = true``, intents no local skill handles are offered to Hermes skills: the

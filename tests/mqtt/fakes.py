@@ -54,32 +54,3 @@ class FakeController(RecordingController):
         super().add_intent_handler(handler)
         self.handlers.append(handler)
 
-
-class FakeWakeController(FakeController):
-    """Also has the proposed wake-word controls (see appliance.mqtt.capabilities)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._wake_words = ("hey_jarvis", "alexa")
-        self._active = "hey_jarvis"
-        self._threshold = 0.5
-
-    @property
-    def wake_words(self) -> tuple[str, ...]:
-        return self._wake_words
-
-    @property
-    def active_wake_word(self) -> str:
-        return self._active
-
-    @property
-    def wake_threshold(self) -> float:
-        return self._threshold
-
-    def set_active_wake_word(self, name: str) -> None:
-        self.calls.append(("set_active_wake_word", name))
-        self._active = name
-
-    def set_wake_threshold(self, threshold: float) -> None:
-        self.calls.append(("set_wake_threshold", threshold))
-        self._threshold = threshold

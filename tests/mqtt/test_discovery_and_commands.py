@@ -9,7 +9,7 @@ from appliance.events import MQTT_PUBLISH, State, UserEvent, WakeDetected
 from appliance.mqtt.service import MqttService
 from appliance.skills.custom import EventPublisher
 from tests.mqtt.broker import Mosquitto
-from tests.mqtt.fakes import FakeController, FakeWakeController
+from tests.mqtt.fakes import FakeController
 from tests.mqtt.helpers import as_json, mqtt_settings, recording_client, running, text
 
 
@@ -45,7 +45,7 @@ async def test_discovery_is_retained_and_republished_when_home_assistant_comes_o
     platforms = sorted(c["platform"] for c in discovery["components"].values())
     assert platforms == sorted([
         "sensor", "binary_sensor", "sensor", "sensor", "sensor", "switch", "number", "button",
-        "text", "sensor", "sensor", "event", "event",
+        "text", "sensor", "sensor", "event", "event", "number", "select",
     ])
     state = _component(discovery, "sensor", "Assistant state")
     assert state["options"] == ["idle", "listening", "processing", "responding", "muted", "error"]
@@ -57,10 +57,8 @@ async def test_discovery_is_retained_and_republished_when_home_assistant_comes_o
         assert component["availability_topic"] == f"{base}/availability"
 
 
-async def test_wake_word_entities_appear_and_work_when_the_controller_has_them(
-    broker: Mosquitto,
-) -> None:
-    controller = FakeWakeController()
+async def test_wake_word_entities_appear_and_work(broker: Mosquitto) -> None:
+    controller = FakeController()
     service = MqttService(mqtt_settings(broker.port), controller)
     async with recording_client(broker.port) as rec, running(service, rec):
         message = await rec.wait_for(f"homeassistant/device/{service.site_id}/config")

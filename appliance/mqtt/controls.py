@@ -1,16 +1,18 @@
-"""Controls the ``Controller`` protocol does not have yet (proposed for ``appliance.controller``).
+"""What the MQTT bridge asks of the pipeline: the :class:`Controller` and its wake-word controls.
 
-The MQTT bridge offers the wake-word entities only when the controller has them, so it works with
-today's pipeline and lights them up once the pipeline grows these members.
+The pipeline has every member (Home Assistant's wake word select and sensitivity number use the
+last five). Once :class:`appliance.controller.Controller` declares the wake-word members too,
+this protocol is just ``Controller``.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, runtime_checkable
+from typing import Protocol
+
+from appliance.controller import Controller
 
 
-@runtime_checkable
-class WakeControl(Protocol):
+class MqttController(Controller, Protocol):
     @property
     def wake_words(self) -> tuple[str, ...]:
         """Names of the loaded wake-word models."""
