@@ -5,6 +5,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+_MAX_DOUBLINGS = 64
+
 
 class Backoff:
     """``next_delay()`` doubles from ``initial_s`` up to ``max_s``, +/- ``jitter`` of itself."""
@@ -20,7 +22,9 @@ class Backoff:
         self.failures = 0
 
     def next_delay(self) -> float:
-        base = min(self.max_s, self.initial_s * 2.0**self.failures)
+        # The exponent stops growing long after the cap: 2.0**1024 is an OverflowError, and a
+        # broker can stay away for days at one retry a minute.
+        base = min(self.max_s, self.initial_s * 2.0 ** min(self.failures, _MAX_DOUBLINGS))
         self.failures += 1
         return base * (1 + self.jitter * (2 * self._rand() - 1))
 

@@ -2,19 +2,20 @@
 
 :func:`connection_loop` reconnects forever; a broker that is absent, restarting or refusing us is
 logged (a warning on the first failure of an outage, debug on the retries) and retried after a
-capped exponential delay with jitter. The speaker works locally the whole time.
+capped exponential delay with jitter (:class:`appliance.backoff.Backoff`, as the microphone is).
+The speaker works locally the whole time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import random
 import ssl
 from collections.abc import Awaitable, Callable
 
 import aiomqtt
 
+from appliance.backoff import Backoff
 from appliance.errors import ApplianceError
 from appliance.mqtt.settings import MqttSettings, resolve_client_id, resolve_site_id
 from appliance.mqtt.topics import Topics
@@ -28,13 +29,6 @@ Serve = Callable[[aiomqtt.Client], Awaitable[None]]
 
 class BrokerError(ApplianceError):
     code = "mqtt_unavailable"
-
-
-def backoff_delay(attempt: int, initial_s: float, max_s: float, rand: float) -> float:
-    """Delay before retry ``attempt`` (0-based): doubling from ``initial_s``, capped at ``max_s``,
-    then scaled by a jitter factor from 0.5 to 1 (``rand`` in [0, 1))."""
-    base: float = min(max_s, initial_s * 2.0 ** min(attempt, 32))
-    return base * (0.5 + rand / 2)
 
 
 def tls_context(settings: MqttSettings) -> ssl.SSLContext | None:
@@ -112,52 +106,55 @@ def _rc(err: aiomqtt.MqttCodeError) -> int:
 
 
 class _Outage:
-    """Logs the first failure of an outage as a warning and the retries at debug level."""
+    """The wait before each retry (``backoff``), a warning on the first failure of an outage and
+    debug lines on the retries."""
 
-    def __init__(self, where: str) -> None:
+    def __init__(self, where: str, backoff: Backoff) -> None:
         self._where = where
-        self._failures = 0
+        self._backoff = backoff
         self._was_connected = False
 
     def connected(self) -> None:
-        if self._failures:
-            _LOGGER.info(
-                "connected to MQTT broker %s after %d retries", self._where, self._failures
-            )
+        if self._backoff.failures:
+            _LOGGER.info("connected to MQTT broker %s after %d retries",
+                         self._where, self._backoff.failures)
         else:
             _LOGGER.info("connected to MQTT broker %s", self._where)
-        self._failures = 0
+        self._backoff.reset()
         self._was_connected = True
 
-    def failed(self, error: BrokerError, delay_s: float) -> int:
-        """Log ``error``; returns the attempt number for the backoff."""
-        if self._failures == 0:
+    def failed(self, error: BrokerError) -> float:
+        """Log ``error``; returns how long to wait before the next attempt."""
+        first = self._backoff.first_failure
+        delay_s = self._backoff.next_delay()
+        if first:
             what = "lost the connection to" if self._was_connected else "cannot connect to"
             _LOGGER.warning(
                 "%s MQTT broker: %s (fix: %s); retrying in %.1f s, the speaker keeps working",
                 what, error.message, error.fix, delay_s,
             )
         else:
-            _LOGGER.debug("MQTT retry %d failed: %s", self._failures, error.message)
+            _LOGGER.debug("MQTT retry %d failed: %s", self._backoff.failures - 1, error.message)
         self._was_connected = False
-        self._failures += 1
-        return self._failures
+        return delay_s
 
 
 async def connection_loop(
-    settings: MqttSettings, will_topic: str, serve: Serve,
-    rand: Callable[[], float] = random.random,
+    settings: MqttSettings, will_topic: str, serve: Serve, backoff: Backoff | None = None,
 ) -> None:
-    """Connect, ``serve`` the connection until it drops, wait, repeat; until cancelled."""
+    """Connect, ``serve`` the connection until it drops, wait, repeat; until cancelled.
+
+    ``backoff`` (default: from ``reconnect_initial_s`` to ``reconnect_max_s``) is reset by each
+    successful connection."""
     client_id = resolve_client_id(settings, resolve_site_id(settings))
-    outage = _Outage(f"{settings.host}:{settings.port}")
-    attempt = 0
+    if backoff is None:
+        backoff = Backoff(settings.reconnect_initial_s, settings.reconnect_max_s)
+    outage = _Outage(f"{settings.host}:{settings.port}", backoff)
     while True:
         try:
             client = make_client(settings, client_id=client_id, will_topic=will_topic)
             async with client:
                 outage.connected()
-                attempt = 0
                 await serve(client)
             error = BrokerError("the broker closed the connection", fix="see the broker's log")
         except (aiomqtt.MqttError, BrokerError) as err:
@@ -167,12 +164,7 @@ async def connection_loop(
             _reraise_if_cancelling(err)
             _LOGGER.exception("MQTT connection failed unexpectedly")
             error = describe_failure(err, settings)
-        delay = backoff_delay(
-            attempt, settings.reconnect_initial_s, settings.reconnect_max_s, rand()
-        )
-        outage.failed(error, delay)
-        attempt += 1
-        await asyncio.sleep(delay)
+        await asyncio.sleep(outage.failed(error))
 
 
 def _reraise_if_cancelling(err: Exception) -> None:

@@ -77,6 +77,9 @@ async def test_an_absent_broker_at_start_is_retried_until_it_appears(
     assert "cannot connect" in warning
     assert "nothing is listening there" in warning
     assert "start the broker" in warning
+    (connected,) = [m for m in _messages(caplog, logging.INFO) if m.startswith("connected")]
+    retries = len(_messages(caplog, logging.DEBUG))
+    assert connected.endswith(f"after {retries + 1} retries")  # the warned failure, then these
 
 
 _SPEAKER = """

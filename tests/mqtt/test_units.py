@@ -1,31 +1,61 @@
-"""Pure parts: backoff, rate limiting, state mapping, payload parsing, settings, failures."""
+"""Pure parts: reconnect backoff, rate limits, state mapping, payloads, settings, failures."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import socket
 
 import aiomqtt
 import pytest
 from aiomqtt.exceptions import MqttConnectError
 
+from appliance.backoff import Backoff
 from appliance.controller import Recognition
 from appliance.errors import ConfigError
 from appliance.events import State
 from appliance.mqtt import hermes
 from appliance.mqtt import topics as tp
-from appliance.mqtt.connection import backoff_delay, describe_failure
+from appliance.mqtt.connection import connection_loop, describe_failure
 from appliance.mqtt.discovery import HA_STATES, ha_state, is_listening
 from appliance.mqtt.payloads import BadPayload, WarnLimiter
 from appliance.mqtt.settings import resolve_client_id, resolve_site_id, topic_safe
 from appliance.mqtt.topics import Topics
-from tests.mqtt.helpers import mqtt_settings
+from tests.mqtt.broker import free_port
+from tests.mqtt.helpers import TIMEOUT_S, mqtt_settings, wait_until
 
 
-def test_backoff_doubles_up_to_the_cap_with_jitter_between_half_and_full() -> None:
-    full = [backoff_delay(n, 1.0, 60.0, 1.0) for n in range(10)]
-    assert full == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0, 60.0, 60.0]
-    assert backoff_delay(3, 1.0, 60.0, 0.0) == 4.0
-    assert backoff_delay(10_000, 1.0, 60.0, 0.5) == 45.0
+async def test_an_absent_broker_is_retried_with_the_backoff_and_warned_about_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="appliance.mqtt")
+    backoff = Backoff(0.01, 0.04, jitter=0.0)
+
+    async def serve(client: aiomqtt.Client) -> None:
+        raise AssertionError("nothing listens on the port: no connection to serve")
+
+    settings = mqtt_settings(free_port())
+    loop = asyncio.create_task(connection_loop(settings, "t/availability", serve, backoff))
+    try:
+        await wait_until(lambda: backoff.failures >= 5, "five failed attempts")
+    finally:
+        loop.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(loop, TIMEOUT_S)
+    records = [r for r in caplog.records if r.name == "appliance.mqtt.connection"]
+    (warning,) = [r.getMessage() for r in records if r.levelno == logging.WARNING]
+    assert warning.startswith("cannot connect to MQTT broker")
+    assert "nothing is listening there" in warning
+    retries = [r.getMessage() for r in records if r.levelno == logging.DEBUG]
+    assert [m.split(":")[0] for m in retries[:4]] == [f"MQTT retry {n} failed" for n in range(1, 5)]
+
+
+def test_a_broker_away_for_days_waits_the_capped_delay() -> None:
+    backoff = Backoff(1.0, 60.0, jitter=0.0)
+    delays = [backoff.next_delay() for _ in range(3 * 24 * 60)]  # three days, one try a minute
+    assert delays[:8] == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
+    assert set(delays[6:]) == {60.0}
 
 
 def test_warn_limiter_holds_back_repeats_per_key() -> None:
