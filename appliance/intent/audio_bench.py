@@ -1,6 +1,6 @@
 """``appliance bench audio``: spoken commands through the real Whisper model and intent engine.
 
-Each command in ``tests/data/audio_commands.yaml`` is synthesised at run time with two voices
+Each command in ``bench_data/audio_commands.yaml`` is synthesised at run time with two voices
 (the configured Piper voice, and espeak-ng), plus the Piper set again with white noise added
 (``NOISE_SNR_DB``). A command succeeds when the intent and its slots are right. Latency is the
 time to transcribe and recognise one command (the rest of the loop is in ``appliance bench``).

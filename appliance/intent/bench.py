@@ -1,6 +1,7 @@
 """``appliance bench intents``: accuracy of the intent engine on labelled transcripts.
 
-The labelled sets live in ``tests/data/`` of the source tree (``--data`` points elsewhere).
+The labelled sets ship inside the package, in ``appliance/intent/bench_data/`` (read through
+:mod:`importlib.resources`, so an installed wheel has them too); ``--data DIR`` points elsewhere.
 Intent accuracy counts an out-of-domain sentence as right when nothing is recognised; slot
 accuracy is over in-domain sentences whose intent was right; a false accept is an out-of-domain
 sentence that was given an intent (the speaker would have acted on it).
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +24,7 @@ from appliance.intent.engine import IntentEngine, make_engine
 from appliance.settings import Settings
 from appliance.wake import model_name
 
-DATA_DIR = Path(__file__).resolve().parents[2] / "tests" / "data"
+DATA_DIR: Traversable = resources.files("appliance.intent").joinpath("bench_data")
 
 
 @dataclass(frozen=True)
@@ -31,12 +34,13 @@ class Case:
     slots: dict[str, Any] = field(default_factory=dict)
 
 
-def load_cases(path: Path) -> list[Case]:
+def load_cases(path: Traversable) -> list[Case]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as err:
         raise ApplianceError(f"cannot read the benchmark {path}: {err}",
-                             fix="run from the source tree or pass --data DIR",
+                             fix=f"pass --data DIR with a readable {path.name}, or reinstall "
+                             "appliance (its bench_data/ has the labelled sets)",
                              code="bench_data") from err
     return [Case(str(c["text"] or ""), c.get("intent"), dict(c.get("slots") or {}))
             for c in raw]
