@@ -2,8 +2,8 @@
 
 A user writes it on any laptop (the FAT partition); ``appliance firstboot apply`` reads it on the
 first boot. This module is the pure part: parse and check the file (every problem named by key,
-never with a secret's value), redact the secrets from its text, render the Wi-Fi configuration, and
-recognise a HAT from the I2C devices the kernel found. Applying it lives in the command module.
+never with a secret's value) and redact the secrets from its text. Applying it to the system is
+:mod:`appliance.system.firstboot_apply`; the HAT at every boot is :mod:`appliance.system.hat`.
 
 A file that is not valid TOML is salvaged for what keeps the device reachable: the user's name and
 SSH public keys. A section with a problem is skipped; the other sections still apply.
@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import ipaddress
 import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 FILE_NAME = "appliance.toml"
@@ -36,7 +34,6 @@ RESERVED_USERS = frozenset({
     "root", "daemon", "bin", "sys", "sync", "games", "man", "lp", "mail", "news", "uucp", "proxy",
     "www-data", "backup", "list", "irc", "nobody", "sshd", "messagebus", "appliance", "_apt",
 })
-WM8960_I2C_ADDRESS = 0x1A
 
 _HOSTNAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _USER = re.compile(r"^[a-z_][a-z0-9_-]{0,30}$")
@@ -338,7 +335,7 @@ def _salvage_user_name(text: str) -> str | None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Outputs
+# After the first boot: the file is kept without its secrets
 
 
 def redact(text: str) -> str:
@@ -352,61 +349,3 @@ def redact(text: str) -> str:
         ending = "\n" if line.endswith("\n") else ""
         out.append(f'{match.group(1)}""  # removed after the first boot{ending}')
     return "".join(out)
-
-
-def wifi_psk(wifi: WifiSpec) -> str:
-    """The 256-bit WPA key (as wpa_passphrase computes it), so the passphrase is not stored."""
-    if len(wifi.passphrase) == 64:
-        return wifi.passphrase.lower()
-    key = hashlib.pbkdf2_hmac("sha1", wifi.passphrase.encode(), wifi.ssid.encode(), 4096, 32)
-    return key.hex()
-
-
-def render_wpa_supplicant(country: str, wifi: WifiSpec | None) -> str:
-    lines = [
-        "# Written by `appliance firstboot` from the boot partition's appliance.toml.",
-        "ctrl_interface=DIR=/run/wpa_supplicant GROUP=netdev",
-        "update_config=1",
-        f"country={country}",
-    ]
-    if wifi is not None:
-        security = f"psk={wifi_psk(wifi)}" if wifi.passphrase else "key_mgmt=NONE"
-        # A hex SSID needs no quoting whatever characters the name has.
-        lines += ["network={", f"    ssid={wifi.ssid.encode().hex()}", "    scan_ssid=1",
-                  f"    {security}", "}"]
-    return "\n".join(lines) + "\n"
-
-
-def render_hosts(hostname: str) -> str:
-    return (f"127.0.0.1\tlocalhost\n127.0.1.1\t{hostname}\n"
-            "::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\n"
-            "ff02::2\t\tip6-allrouters\n")
-
-
-def detect_hat(i2c_devices: Path, probed: frozenset[int] = frozenset()) -> str:
-    """The HAT profile for what answered on the Pi's I2C bus 1: a WM8960 codec at 0x1a means a
-    2-mic HAT (the ReSpeaker 2-Mics HAT and the Voice Bonnet look the same on the bus; "auto"
-    takes the ReSpeaker profile). ``i2c_devices`` is /sys/bus/i2c/devices (the overlay created
-    1-001a), ``probed`` the addresses i2cdetect saw answer; "none" if neither shows the codec."""
-    node = i2c_devices / f"1-{WM8960_I2C_ADDRESS:04x}"
-    name = (node / "name").read_text().strip() if (node / "name").is_file() else ""
-    bound = (node / "driver").exists()
-    if (name == "wm8960" and bound) or WM8960_I2C_ADDRESS in probed:
-        return "respeaker-2mic"
-    return "none"
-
-
-def parse_i2cdetect(output: str) -> frozenset[int]:
-    """Addresses shown as answering (a hex number, or UU: in use by a driver) in i2cdetect's
-    table."""
-    found: set[int] = set()
-    for line in output.splitlines()[1:]:
-        row, _, cells = line.partition(":")
-        if not row.strip():
-            continue
-        base = int(row.strip(), 16)
-        for i in range(16):  # fixed width: " xx" per address; row 00 starts with blanks
-            cell = cells[i * 3 : i * 3 + 3].strip()
-            if cell == "UU" or re.fullmatch(r"[0-9a-f]{2}", cell):
-                found.add(base + i)
-    return frozenset(found)

@@ -32,6 +32,7 @@ from appliance.settings import (
     parse,
     read_toml,
 )
+from appliance.system.accounts import group_id
 from appliance.system.tomllines import key_lines, locate
 
 MASK = "********"
@@ -221,6 +222,20 @@ def set_value(path: Path, key: str, raw: str) -> Any:
     _assign(doc, parts, value)
     write_validated(path, tomlkit.dumps(doc).rstrip("\n") + "\n")
     return value.unwrap() if hasattr(value, "unwrap") else value
+
+
+def set_config_value(path: Path, key: str, value: Any) -> None:
+    """:func:`set_value` with a Python value, for the boot units (first boot, the HAT). A missing
+    file is created 0640 root:appliance: it may hold the MQTT password and the daemon, user
+    appliance, reads it. ``path`` is ``<root>/etc/appliance/config.toml``."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("# Your settings (the defaults: `appliance config show`).\n")
+        path.chmod(0o640)
+        group = group_id(path.parents[2] / "etc/group", "appliance")
+        if group is not None and os.geteuid() == 0:
+            os.chown(path, 0, group)
+    set_value(path, key, tomlkit.item(value).as_string())
 
 
 def _assign(doc: tomlkit.TOMLDocument, parts: list[str | int], value: Any) -> None:

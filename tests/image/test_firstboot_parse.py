@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 
 from appliance import firstboot as fb
+from appliance.system.firstboot_apply import render_wpa_supplicant, wifi_psk
+from appliance.system.hat import detect_hat, parse_i2cdetect
 
 IMAGE_DIR = Path(__file__).resolve().parents[2] / "image"
 
@@ -150,8 +152,8 @@ def test_redact_removes_every_secret_and_keeps_the_rest(ssh_public_key: str) -> 
 )
 def test_wifi_key_matches_the_standard(ssid: str, passphrase: str, psk: str) -> None:
     wifi = fb.WifiSpec("GB", ssid, passphrase)
-    assert fb.wifi_psk(wifi) == psk
-    conf = fb.render_wpa_supplicant("GB", wifi)
+    assert wifi_psk(wifi) == psk
+    conf = render_wpa_supplicant("GB", wifi)
     assert f"psk={psk}" in conf
     assert passphrase not in conf
     assert f"ssid={ssid.encode().hex()}" in conf
@@ -159,7 +161,7 @@ def test_wifi_key_matches_the_standard(ssid: str, passphrase: str, psk: str) -> 
 
 
 def test_open_network_has_no_key() -> None:
-    conf = fb.render_wpa_supplicant("FR", fb.WifiSpec("FR", "Cafe", ""))
+    conf = render_wpa_supplicant("FR", fb.WifiSpec("FR", "Cafe", ""))
     assert "key_mgmt=NONE" in conf
     assert "psk=" not in conf
 
@@ -174,13 +176,13 @@ def make_i2c_device(devices: Path, name: str, bound: bool) -> None:
 
 def test_hat_found_when_the_codec_driver_bound(tmp_path: Path) -> None:
     make_i2c_device(tmp_path, "wm8960", bound=True)
-    assert fb.detect_hat(tmp_path) == "respeaker-2mic"
+    assert detect_hat(tmp_path) == "respeaker-2mic"
 
 
 def test_no_hat_when_the_overlay_node_has_no_driver(tmp_path: Path) -> None:
     make_i2c_device(tmp_path, "wm8960", bound=False)  # overlay loaded, nothing answered
-    assert fb.detect_hat(tmp_path) == "none"
-    assert fb.detect_hat(tmp_path / "missing") == "none"
+    assert detect_hat(tmp_path) == "none"
+    assert detect_hat(tmp_path / "missing") == "none"
 
 
 I2CDETECT_HAT = """\
@@ -200,9 +202,9 @@ I2CDETECT_FULL = """\
 
 
 def test_i2cdetect_table_is_read_by_position(tmp_path: Path) -> None:
-    assert fb.parse_i2cdetect(I2CDETECT_HAT) == {0x1A}
-    assert fb.parse_i2cdetect(I2CDETECT_UU) == {0x1A}
-    assert fb.parse_i2cdetect(I2CDETECT_EMPTY) == set()
-    assert fb.parse_i2cdetect(I2CDETECT_FULL) == {0x08, 0x1A, 0x77}
-    assert fb.detect_hat(tmp_path, fb.parse_i2cdetect(I2CDETECT_HAT)) == "respeaker-2mic"
-    assert fb.detect_hat(tmp_path, fb.parse_i2cdetect(I2CDETECT_EMPTY)) == "none"
+    assert parse_i2cdetect(I2CDETECT_HAT) == {0x1A}
+    assert parse_i2cdetect(I2CDETECT_UU) == {0x1A}
+    assert parse_i2cdetect(I2CDETECT_EMPTY) == set()
+    assert parse_i2cdetect(I2CDETECT_FULL) == {0x08, 0x1A, 0x77}
+    assert detect_hat(tmp_path, parse_i2cdetect(I2CDETECT_HAT)) == "respeaker-2mic"
+    assert detect_hat(tmp_path, parse_i2cdetect(I2CDETECT_EMPTY)) == "none"
