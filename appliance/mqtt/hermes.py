@@ -28,9 +28,6 @@ END_SESSION = "hermes/dialogueManager/endSession"
 TOGGLE_ON = "hermes/hotword/toggleOn"
 TOGGLE_OFF = "hermes/hotword/toggleOff"
 START_LISTENING = "hermes/asr/startListening"
-SUBSCRIPTIONS = (
-    SAY, START_SESSION, CONTINUE_SESSION, END_SESSION, TOGGLE_ON, TOGGLE_OFF, START_LISTENING,
-)
 
 _TERMINATION = {
     "answered": "nominal",

@@ -75,7 +75,6 @@ MUTE_SET = "mute/set"
 LISTEN = "listen"
 WAKE_THRESHOLD_SET = "wake/threshold/set"
 WAKE_WORD_SET = "wake/word/set"
-COMMANDS = (SAY, VOLUME_SET, MUTE_SET, LISTEN, WAKE_THRESHOLD_SET, WAKE_WORD_SET)
 
 
 def _checked_prefix(prefix: str, key: str) -> str:
