@@ -32,6 +32,7 @@ from appliance.audio.source import WavSource
 from appliance.daemon import load_pipeline
 from appliance.events import EventBus
 from appliance.settings import Settings
+from appliance.speaker import Speaker
 from appliance.tts import Synthesizer
 from appliance.wake import WakeWord
 
@@ -60,11 +61,11 @@ def bench_wake(settings: Settings, audio: Int16Array) -> dict[str, float]:
 
 
 def bench_stt(pipeline: Any, command: Int16Array) -> dict[str, float]:
-    pipeline.stt.transcribe(command)  # warm-up
+    pipeline.stages.stt.transcribe(command)  # warm-up
     times = []
     for _ in range(3):
         start = time.perf_counter()
-        pipeline.stt.transcribe(command)
+        pipeline.stages.stt.transcribe(command)
         times.append(time.perf_counter() - start)
     latency = statistics.median(times)
     audio_s = len(command) / RATE_HZ
@@ -107,7 +108,9 @@ async def _run(settings: Settings) -> dict[str, Any]:
     pipeline = await load_pipeline(settings, sink, EventBus())
     results: dict[str, Any] = {}
     try:
-        tts = pipeline.speaker.tts
+        player = pipeline.stages.player
+        assert isinstance(player, Speaker)  # the real one, as load_pipeline builds it
+        tts = player.tts
         command = speech(tts, COMMAND)
         wake_audio = speech(tts, "Hey Jarvis.")
         results |= bench_wake(settings, np.concatenate([wake_audio, command]))

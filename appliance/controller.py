@@ -6,10 +6,15 @@ their own recording implementation. The pipeline in ``appliance.pipeline`` is th
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from appliance.events import EventBus, State
+
+_LOGGER = logging.getLogger(__name__)
+
+NOT_UNDERSTOOD = "Sorry, I didn't understand."
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,30 @@ class IntentHandler(Protocol):
     """Handles a recognised intent, or returns None to let the next handler try."""
 
     async def handle(self, recognition: Recognition, session_id: str) -> Reply | None: ...
+
+
+class Handlers:
+    """The intent handlers, asked in order until one answers."""
+
+    def __init__(self) -> None:
+        self.chain: list[IntentHandler] = []
+
+    def add(self, handler: IntentHandler, position: int | None = None) -> None:
+        self.chain.insert(len(self.chain) if position is None else position, handler)
+
+    def remove(self, handler: IntentHandler) -> int:
+        """Take ``handler`` out; returns where it was (for a replacement)."""
+        position = self.chain.index(handler)
+        del self.chain[position]
+        return position
+
+    async def handle(self, recognition: Recognition, session_id: str) -> Reply:
+        for handler in self.chain:
+            reply = await handler.handle(recognition, session_id)
+            if reply is not None:
+                return reply
+        _LOGGER.warning("no handler answered intent %s", recognition.name)
+        return Reply(NOT_UNDERSTOOD)
 
 
 class Controller(Protocol):

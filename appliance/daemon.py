@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from appliance.audio.sink import AudioSink, open_sink
 from appliance.audio.source import AudioSource, open_source
 from appliance.backoff import Backoff
@@ -28,18 +26,14 @@ from appliance.clock import Clock, default_clock
 from appliance.errors import ApplianceError, AudioDeviceError
 from appliance.events import EventBus, State, StateChanged
 from appliance.hardware import run_hardware
-from appliance.intent.engine import make_engine
+from appliance.logs import set_level
 from appliance.pipeline import Pipeline
 from appliance.settings import Settings, load_settings
 from appliance.skills.core import CoreSkills
-from appliance.skills.service import install_skills
-from appliance.speaker import Speaker
-from appliance.stt import Transcriber
+from appliance.skills.service import install_skills, reinstall_skills
+from appliance.stages import build_stages
 from appliance.system.reload import diff_settings
 from appliance.system.sdnotify import Notifier, run_watchdog, status_line
-from appliance.tts import Synthesizer
-from appliance.vad import SileroVad
-from appliance.wake import WakeWord
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -52,31 +46,17 @@ class AudioPaths:
     audio_out: Path | None = None
 
 
-async def warm_up(stt: Transcriber, tts: Synthesizer) -> None:
-    """Run each model once (side by side), so the first answer after boot is as quick as the
-    others."""
-    await asyncio.gather(asyncio.to_thread(lambda: list(tts.sentences("Ready."))),
-                         asyncio.to_thread(stt.transcribe, np.zeros(16000, np.int16)))
-
-
 async def load_pipeline(settings: Settings, sink: AudioSink, events: EventBus,
                         clock: Clock | None = None) -> Pipeline:
-    """Load every model (in parallel threads) and wire the pipeline. ``clock`` (default: the
-    system's) tells the time for the answers, timers and alarms."""
+    """Load every model (in parallel threads) and wire the pipeline and its skills. ``clock``
+    (default: the system's) tells the time for the answers, timers and alarms."""
     clock = clock or default_clock()
-    wake, vad, stt, tts = await asyncio.gather(
-        asyncio.to_thread(WakeWord, settings.wake), asyncio.to_thread(SileroVad),
-        asyncio.to_thread(Transcriber, settings.stt), asyncio.to_thread(Synthesizer, settings.tts),
-    )
-    await warm_up(stt, tts)
-    intents = make_engine(settings, wake.names)
-    speaker = Speaker(tts, sink, rate_hz=settings.audio.output.rate_hz,
-                      volume=settings.audio.output.volume)
-    pipeline = Pipeline(settings, wake=wake, vad=vad, stt=stt, intents=intents,
-                        speaker=speaker, events=events, clock=clock)
+    stages = await build_stages(settings, sink)
+    pipeline = Pipeline(settings, stages, events=events, clock=clock)
     pipeline.add_intent_handler(  # the names follow a reload of the sentences
-        CoreSkills(settings.pipeline.name, lambda: pipeline.intents.intent_names, now=clock.now))
-    install_skills(pipeline, settings, clock)  # timers, alarms, volume, stop, repeat, own commands
+        CoreSkills(settings.pipeline.name, lambda: pipeline.stages.intents.intent_names,
+                   now=clock.now))
+    install_skills(pipeline, settings, clock)  # timers, alarms, volume, stop, own commands
     return pipeline
 
 
@@ -132,8 +112,10 @@ async def systemd_status(pipeline: Pipeline, notifier: Notifier) -> None:
 
 
 class Daemon:
-    def __init__(self, settings: Settings, paths: AudioPaths, config: Path | None) -> None:
+    def __init__(self, settings: Settings, paths: AudioPaths, config: Path | None,
+                 debug: bool = False) -> None:
         self.settings = settings
+        self.debug = debug
         self.paths = paths
         self.config = config
         self.notifier = Notifier()
@@ -149,8 +131,9 @@ class Daemon:
     async def run(self) -> int:
         out = self.settings.audio.output
         sink = open_sink(out.device, out.command, self.paths.audio_out)
+        self.sink = sink
         self.pipeline = await load_pipeline(self.settings, sink, EventBus())
-        _LOGGER.info("models loaded; wake words: %s", ", ".join(self.pipeline.wake.names))
+        _LOGGER.info("models loaded; wake words: %s", ", ".join(self.pipeline.wake_words))
         try:
             async with asyncio.TaskGroup() as tg:
                 self._tg = tg
@@ -191,24 +174,28 @@ class Daemon:
             await self._apply(new, changed)
         except ApplianceError as err:
             _LOGGER.error("reload failed, keeping the running configuration: %s", err)
-            changed = set()
+            self.notifier.ready(f"reload failed: {err.message}")
+            return
         _LOGGER.info("reloaded; changed: %s", ", ".join(sorted(changed)) or "nothing")
         self.notifier.ready(f"reloaded: {', '.join(sorted(changed)) or 'no changes'}")
 
     async def _apply(self, new: Settings, changed: set[str]) -> None:
-        p = self.pipeline
-        if "wake" in changed:
-            p.wake = await asyncio.to_thread(WakeWord, new.wake)
-        if "stt" in changed:
-            p.stt = await asyncio.to_thread(Transcriber, new.stt)
-        if "tts" in changed:
-            p.speaker.tts = await asyncio.to_thread(Synthesizer, new.tts)
-        if changed & {"intent", "wake"}:
-            p.intents = make_engine(new, p.wake.names, previous=p.intents)
-        if "audio" in changed and new.audio.output.volume != self.settings.audio.output.volume:
-            p.set_volume(new.audio.output.volume)
-        self.settings = p.settings = new
-        if "audio" in changed and self._mic is not None:
+        """Everything reported as reloaded is: stages through the pipeline (which keeps what the
+        user chose at run time), the skills, the log level, the microphone and the services."""
+        p, old = self.pipeline, self.settings
+        stage_changes = set(changed)
+        if new.audio.output != old.audio.output:
+            out = new.audio.output
+            self.sink = open_sink(out.device, out.command, self.paths.audio_out)
+            stage_changes.add("audio.output")
+        stages = await build_stages(new, self.sink, previous=p.stages, changed=stage_changes)
+        p.reload(new, stages)
+        if "skills" in changed:
+            await reinstall_skills(p, new)
+        if "logging" in changed:
+            set_level(self.debug, new.logging.level)
+        self.settings = new
+        if new.audio.input != old.audio.input and self._mic is not None:
             await _cancel(self._mic)
             self._start_mic()
         if changed & {"hardware", "mqtt"} and self._services is not None and self._tg:
@@ -243,13 +230,14 @@ def _loop_exception(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) ->
     loop.default_exception_handler(context)
 
 
-def run(settings: Settings, paths: AudioPaths, config: Path | None = None) -> int:
+def run(settings: Settings, paths: AudioPaths, config: Path | None = None, *,
+        debug: bool = False) -> int:
     """Run the daemon until SIGTERM/SIGINT (or the end of ``--audio-in``); exit code 0."""
 
     async def main() -> int:
         task = asyncio.current_task()
         assert task is not None
-        daemon = Daemon(settings, paths, config)
+        daemon = Daemon(settings, paths, config, debug)
         loop = asyncio.get_running_loop()
         loop.set_exception_handler(_loop_exception)
         for sig in (signal.SIGTERM, signal.SIGINT):

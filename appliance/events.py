@@ -98,6 +98,21 @@ class SessionEnded(Event):
 
 
 @dataclass(frozen=True)
+class StageStarted(Event):
+    """A turn began a stage: ``listen``, ``stt``, ``intent`` or ``answer``."""
+
+    stage: str
+    session_id: str
+
+
+@dataclass(frozen=True)
+class StageEnded(Event):
+    stage: str
+    session_id: str
+    outcome: str = ""  # e.g. the endpoint ("speech-end"), the intent's name, "cancelled"
+
+
+@dataclass(frozen=True)
 class VolumeChanged(Event):
     volume: int
 

@@ -34,6 +34,11 @@ def setup_logging(debug: bool, level: str = "info") -> None:
         )
     root = logging.getLogger()
     root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if debug else getattr(logging, level.upper()))
+    set_level(debug, level)
     for noisy in ("faster_whisper", "piper", "httpx", "huggingface_hub"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
+
+
+def set_level(debug: bool, level: str) -> None:
+    """``logging.level`` changed (a reload); with ``--debug`` everything stays at debug."""
+    logging.getLogger().setLevel(logging.DEBUG if debug else getattr(logging, level.upper()))

@@ -41,6 +41,11 @@ class Speaker:
         async with self.sink.stream(self.rate_hz) as out:
             await out.write(scale(self._chime, self.volume))
 
+    async def play(self, samples: Int16Array, rate_hz: int, volume: int) -> None:
+        """Play a sound (a ring) at ``volume``, whatever the answers' volume."""
+        async with self.sink.stream(self.rate_hz) as out:
+            await out.write(scale(resample(samples, rate_hz, self.rate_hz), volume))
+
     async def speak(self, text: str, on_first_audio: Callable[[], None] | None = None) -> None:
         """Synthesise and play ``text``, sentence by sentence."""
         loop = asyncio.get_running_loop()

@@ -29,4 +29,5 @@ def _path(text: str) -> Any:
 def main(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     setup_logging(args.debug, settings.logging.level)
-    return run(settings, AudioPaths(args.audio_in, args.audio_out), user_config_path(args.config))
+    return run(settings, AudioPaths(args.audio_in, args.audio_out), user_config_path(args.config),
+               debug=args.debug)

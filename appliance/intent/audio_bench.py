@@ -26,7 +26,7 @@ from appliance.audio.format import RATE_HZ, Int16Array, read_wav, resample
 from appliance.errors import ApplianceError
 from appliance.intent.bench import DATA_DIR, Case, bench_engine, load_cases
 from appliance.settings import Settings
-from appliance.skills.service import stt_prompt
+from appliance.stages import vocabulary_prompt
 from appliance.stt import Transcriber
 from appliance.tts import Synthesizer
 
@@ -115,7 +115,7 @@ def run_audio(settings: Settings, data_dir: Path | None = None,
     for window in windows or (settings.stt.window_s,):
         stt.settings = replace(settings.stt, window_s=window)
         for prompt in prompts:
-            stt.initial_prompt = stt_prompt(engine) if prompt else None
+            stt.initial_prompt = vocabulary_prompt(engine) if prompt else None
             results["prompt" if prompt else "no_prompt"] = stt.initial_prompt or ""
             for name, audio in sets.items():
                 key = f"{name}{' prompt' if prompt else ''}"

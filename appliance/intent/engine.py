@@ -140,6 +140,9 @@ class IntentEngine:
         """``provider()`` gives context values (``{"question": "timer"}``) at each recognition."""
         self._contexts.append(provider)
 
+    def remove_context(self, provider: ContextProvider) -> None:
+        self._contexts.remove(provider)
+
     def context(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for provider in self._contexts:
@@ -193,17 +196,12 @@ def _compile(data: dict[str, Any]) -> Any:
     return Intents.from_dict(data)
 
 
-def make_engine(settings: Settings, wake_phrases: tuple[str, ...] = (),
-                previous: IntentEngine | None = None) -> IntentEngine:
+def make_engine(settings: Settings, wake_phrases: tuple[str, ...] = ()) -> IntentEngine:
     """The engine as the daemon runs it: fuzzy threshold and own commands from ``[skills]``.
 
-    On a reload pass the running engine as ``previous``: its context providers carry over.
-    """
+    Context providers are the pipeline's to add (and to add again after a reload)."""
     skills = settings.skills
     extra = [(f"skills.commands[{i}].sentences", cmd.intent, cmd.sentences)
              for i, cmd in enumerate(skills.commands) if cmd.sentences]
-    engine = IntentEngine(settings.intent, wake_phrases,
-                          fuzzy_threshold=skills.fuzzy_threshold, extra=extra)
-    if previous is not None:
-        engine._contexts = list(previous._contexts)
-    return engine
+    return IntentEngine(settings.intent, wake_phrases,
+                        fuzzy_threshold=skills.fuzzy_threshold, extra=extra)

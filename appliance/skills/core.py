@@ -8,8 +8,6 @@ from datetime import datetime
 
 from appliance.controller import Recognition, Reply
 
-NOT_UNDERSTOOD = "Sorry, I didn't understand."
-
 # How "what can you do" describes each intent ("": not listed; the same words are said once);
 # others are described from their names ("TurnOnTheFan" -> "turn on the fan").
 DESCRIPTIONS = {

@@ -1,8 +1,8 @@
 """All household skills as one intent handler, and the scheduler that rings timers and alarms.
 
-``install_skills(pipeline, settings)`` is what the daemon calls: it registers the handler, the
-stop listener (a button press silences a ring), the "Which timer?" context for the intent
-engine, optionally Whisper's vocabulary prompt, and starts the scheduler as a tracked task.
+``install_skills(pipeline, settings, clock)`` is what the daemon calls: it registers the handler,
+the stop listener (a button press silences a ring), the "Which timer?" context for the intent
+engine, and starts the scheduler as a supervised task (restarted if it dies).
 """
 
 from __future__ import annotations
@@ -13,10 +13,9 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from appliance.clock import Clock, default_clock
+from appliance.clock import Clock
 from appliance.controller import Controller, Recognition, Reply
 from appliance.events import State, StateChanged
-from appliance.intent.engine import IntentEngine
 from appliance.skills.alarms import AlarmSkill
 from appliance.skills.book import Book
 from appliance.skills.conversation import Conversation
@@ -72,10 +71,6 @@ class Skills:
             self.commands,
         ]
 
-    def set_publisher(self, publisher: Publisher) -> None:
-        """MQTT calls this once it can publish (``Link`` fits the protocol)."""
-        self.commands.publisher = publisher
-
     async def handle(self, recognition: Recognition, session_id: str) -> Reply | None:
         if recognition.name == "Stop":
             self.on_stop()
@@ -95,17 +90,19 @@ class Skills:
     # -- the scheduler ------------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Ring what comes due, until cancelled."""
-        try:
-            await self._announce_missed()
-            while True:
-                for item in self.book.pop_due():
-                    self.ringer.start(self._ringing(item))
-                delay = self.book.schedule.next_delay_s(self.book.now())
-                await self._wait(MAX_SLEEP_S if delay is None else min(delay, MAX_SLEEP_S))
-        finally:
-            await self.ringer.close()
-            await self.commands.close()
+        """Ring what comes due, until cancelled (a failure is the supervisor's: it logs it
+        and starts this again; what rings keeps ringing)."""
+        await self._announce_missed()
+        while True:
+            for item in self.book.pop_due():
+                self.ringer.start(self._ringing(item))
+            delay = self.book.schedule.next_delay_s(self.book.now())
+            await self._wait(MAX_SLEEP_S if delay is None else min(delay, MAX_SLEEP_S))
+
+    async def close(self) -> None:
+        """Silence the ring and end the own commands' hooks."""
+        await self.ringer.close()
+        await self.commands.close()
 
     async def _wait(self, seconds: float) -> None:
         self.book.changed.clear()
@@ -148,21 +145,46 @@ async def _wait_until_ready(host: Controller) -> None:
                     return
 
 
-def stt_prompt(engine: IntentEngine) -> str | None:
-    """Whisper's initial prompt: example commands from the sentence files (None: no prompt)."""
-    return engine.stt_prompt() or None
+class Installed:
+    """The household skills as installed in a pipeline (its extension ``skills``)."""
+
+    def __init__(self, pipeline: Pipeline, skills: Skills, position: int | None) -> None:
+        self.pipeline = pipeline
+        self.skills = skills
+        pipeline.add_intent_handler(skills, position)
+        pipeline.add_stop_listener(skills.on_stop)
+        pipeline.add_intent_context(skills.conversation.context)
+        pipeline.extensions["skills"] = self
+        self.scheduler = pipeline.supervisor.keep_running("skills", skills.run)
+
+    async def uninstall(self) -> None:
+        """Stop the scheduler and the ring; take the handler, listener and context out."""
+        self.scheduler.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.scheduler
+        await self.skills.close()
+        self.pipeline.remove_stop_listener(self.skills.on_stop)
+        self.pipeline.remove_intent_context(self.skills.conversation.context)
+        if self.pipeline.extensions.get("skills") is self:
+            del self.pipeline.extensions["skills"]
 
 
-def install_skills(pipeline: Pipeline, settings: Settings,
-                   clock: Clock | None = None) -> Skills:
-    """Wire the household skills into ``pipeline`` (after the built-in ones) and start them."""
+def install_skills(pipeline: Pipeline, settings: Settings, clock: Clock,
+                   position: int | None = None) -> Installed:
+    """Wire the household skills into ``pipeline`` (after the built-in ones, or at the
+    ``position`` of the skills they replace) and start their scheduler, supervised: if it dies
+    it is logged and started again."""
     publisher = EventPublisher(pipeline.events) if settings.mqtt.enabled else None
-    skills = Skills(pipeline, settings.skills, clock or default_clock(),
+    skills = Skills(pipeline, settings.skills, clock,
                     default_volume=settings.audio.output.volume, publisher=publisher)
-    pipeline.add_intent_handler(skills)
-    pipeline.add_stop_listener(skills.on_stop)
-    pipeline.intents.add_context(skills.conversation.context)
-    if settings.skills.stt_prompt:
-        pipeline.stt.initial_prompt = stt_prompt(pipeline.intents)
-    pipeline.spawn(skills.run(), "skills")
-    return skills
+    return Installed(pipeline, skills, position)
+
+
+async def reinstall_skills(pipeline: Pipeline, settings: Settings) -> Installed:
+    """A reload changed ``[skills]``: the same skills on the new settings, in the same place
+    among the intent handlers (timers, alarms and questions are kept: they are stored)."""
+    old = pipeline.extensions["skills"]
+    assert isinstance(old, Installed)
+    await old.uninstall()
+    position = pipeline.remove_intent_handler(old.skills)
+    return install_skills(pipeline, settings, old.skills.clock, position)

@@ -1,7 +1,8 @@
 """SIGHUP reload: which parts of the configuration changed, so only those are rebuilt.
 
-The daemon re-reads the files on SIGHUP and rebuilds only the subsystems whose section changed:
-unchanged ``stt``/``tts``/``wake`` models stay loaded, an unchanged ``mqtt`` connection stays up.
+The daemon re-reads the files on SIGHUP and rebuilds only the subsystems whose section changed
+(:func:`appliance.stages.build_stages`): unchanged ``stt``/``tts``/``wake`` models stay loaded,
+an unchanged ``mqtt`` connection stays up.
 """
 
 from __future__ import annotations
@@ -9,9 +10,6 @@ from __future__ import annotations
 import dataclasses
 
 from appliance.settings import Settings
-
-# Sections whose change means loading a model again (slow: seconds on a Pi).
-MODEL_SECTIONS = frozenset({"stt", "tts", "wake"})
 
 
 def diff_settings(old: Settings, new: Settings) -> set[str]:
@@ -22,6 +20,3 @@ def diff_settings(old: Settings, new: Settings) -> set[str]:
         if getattr(old, f.name) != getattr(new, f.name)
     }
 
-
-def needs_model_reload(changed: set[str]) -> bool:
-    return not MODEL_SECTIONS.isdisjoint(changed)

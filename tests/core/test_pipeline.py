@@ -144,7 +144,7 @@ async def test_follow_up_listens_again_without_the_wake_word(
     settings = load_settings(overrides={"intent": {"sentences_dirs": []}})
     pipeline = await load_pipeline(settings, sink, EventBus())
     handler = AskAgain()
-    pipeline._handlers.insert(0, handler)
+    pipeline.add_intent_handler(handler, 0)
     try:
         with pipeline.events.subscribe() as sub:
             runner = asyncio.create_task(pipeline.run(mic))
@@ -191,7 +191,7 @@ async def test_a_sentence_not_understood_is_heard_again_in_whispers_full_window(
     pipeline: Pipeline, mic: ScriptedMic, speech: dict[str, Int16Array], voices: Voices,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    caplog.set_level(logging.INFO, logger="appliance.pipeline")
+    caplog.set_level(logging.INFO, logger="appliance.turn")
     with pipeline.events.subscribe() as sub:
         runner = asyncio.create_task(pipeline.run(mic))
         mic.say(np.zeros(4000, np.int16), 0.5)

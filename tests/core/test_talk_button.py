@@ -47,7 +47,7 @@ async def test_talk_button_answers_a_question_without_the_wake_word(voices: Voic
             pins.pin(17).drive_high()
             events = await next_state(sub, State.LISTENING)
             # A person speaks after the chime (what the microphone hears meanwhile is muted).
-            mic.say(np.zeros(int((pipeline.speaker.chime_s + CHIME_MARGIN_S) * RATE_HZ),
+            mic.say(np.zeros(int((pipeline.stages.player.chime_s + CHIME_MARGIN_S) * RATE_HZ),
                              np.int16))
             mic.say(voices.piper_pcm("What time is it?"), 1.5)
             events += await next_state(sub, State.SPEAKING)

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from appliance.settings import load_settings
+from appliance.stages import stages_to_rebuild
 from appliance.system.debug import save_utterance, saved_utterances
-from appliance.system.reload import diff_settings, needs_model_reload
+from appliance.system.reload import diff_settings
 
 
 def test_unchanged_settings_reload_nothing() -> None:
@@ -22,14 +23,20 @@ def test_only_the_changed_sections_are_named() -> None:
     new = load_settings(overrides={"stt": {"threads": 3}, "mqtt": {"host": "broker.lan"}})
     changed = diff_settings(old, new)
     assert changed == {"stt", "mqtt"}
-    assert needs_model_reload(changed)
+    assert stages_to_rebuild(changed) == {"stt"}
 
 
 def test_volume_change_needs_no_model_reload() -> None:
     changed = diff_settings(load_settings(),
                             load_settings(overrides={"audio": {"output": {"volume": 10}}}))
     assert changed == {"audio"}
-    assert not needs_model_reload(changed)
+    assert stages_to_rebuild(changed) == set()
+
+
+def test_a_new_output_device_rebuilds_the_player_and_skills_the_intents() -> None:
+    assert stages_to_rebuild({"audio", "audio.output"}) == {"tts"}
+    assert stages_to_rebuild({"skills"}) == {"intents"}  # own commands' sentences
+    assert stages_to_rebuild({"wake"}) == {"wake", "intents"}  # the wake phrases
 
 
 def test_wake_model_list_change_is_seen() -> None:

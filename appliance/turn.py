@@ -1,0 +1,280 @@
+"""One turn, one object: hearing a command, understanding it and answering it.
+
+The pipeline makes a :class:`Turn` for every interaction (the wake word, a button, MQTT, a
+follow-up question, an announcement) and runs :meth:`Turn.run` as its one task, so cancelling
+that task cancels the whole turn. While the turn listens, the pipeline's frame loop hands it each
+frame with its speech probability (:meth:`Turn.hear`); everything after that is the turn's:
+
+    listen -> stt (the early transcript, the full-window retry) -> intent -> answer
+
+Each stage publishes :class:`StageStarted` and :class:`StageEnded`. A stage that fails raises a
+typed :class:`~appliance.errors.ApplianceError` (``stt_failed``, ``intent_failed``,
+``tts_failed``, ``audio_device_unavailable``); what that means for the assistant's state is the
+pipeline's decision, not the turn's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Protocol, TypeVar
+
+import numpy as np
+
+from appliance.audio.format import FRAME_S, Int16Array
+from appliance.controller import NOT_UNDERSTOOD, Recognition, Reply
+from appliance.errors import ApplianceError, IntentError, SttError, TtsError
+from appliance.events import (
+    EventBus,
+    IntentNotRecognized,
+    IntentRecognized,
+    ResponseReady,
+    SessionEnded,
+    SpeechFinished,
+    StageEnded,
+    StageStarted,
+    State,
+    TranscriptReady,
+)
+from appliance.settings import Settings
+from appliance.stages import Stages
+from appliance.stt import Transcript
+from appliance.vad import Endpoint, Endpointer
+
+_LOGGER = logging.getLogger(__name__)
+
+TOO_LONG = "Sorry, that took too long."
+
+T = TypeVar("T")
+
+
+class RunBlocking(Protocol):
+    """Runs a blocking call in the stage's worker thread."""
+
+    def __call__(self, fn: Callable[[], T], /) -> Awaitable[T]: ...
+
+
+@dataclass
+class Timing:
+    """Where the time of a turn went (monotonic seconds; for ``listen`` and ``bench``)."""
+
+    end_of_speech: float = 0.0
+    transcribed: float = 0.0
+    recognized: float = 0.0
+    first_audio: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TurnContext:
+    """What a turn may use: fixed when it starts (a reload does not swap a stage under it)."""
+
+    settings: Settings
+    stages: Stages
+    events: EventBus
+    set_state: Callable[[State, str], None]
+    handle: Callable[[Recognition, str], Awaitable[Reply]]
+    run_blocking: RunBlocking  # the transcriber's thread
+    save_utterance: Callable[[Int16Array, str], None] | None = None
+
+
+class Turn:
+    """One interaction. ``reply`` given: an announcement (nothing to hear, just say it)."""
+
+    def __init__(self, ctx: TurnContext, session_id: str, source: str, *,
+                 reply: Reply | None = None, preroll: Iterable[bytes] = (),
+                 mute_until_s: float = 0.0) -> None:
+        self.ctx = ctx
+        self.session_id = session_id
+        self.source = source
+        self.timing = Timing()
+        self.endpointer = Endpointer(ctx.settings.listen)
+        self.frames: list[bytes] = list(preroll)
+        self.listening = reply is None
+        self._reply = reply
+        self._mute_until_s = mute_until_s
+        self._last_speech_at = 0.0
+        self._heard: asyncio.Future[Endpoint] = asyncio.get_running_loop().create_future()
+        self._early: asyncio.Future[Transcript] | None = None
+        self._early_speech_s = -1.0
+        self._ended = False
+        if self.listening:
+            self._stage_started("listen")
+
+    # -- listening (driven by the pipeline's frame loop) ------------------------------------
+
+    def audio(self) -> Int16Array:
+        return np.frombuffer(b"".join(self.frames), dtype=np.int16).copy()
+
+    def hear(self, frame: bytes, probability: float, t_s: float) -> None:
+        """One frame at audio time ``t_s``; frames under the chime count as silence."""
+        if not self.listening:
+            return
+        if t_s <= self._mute_until_s:
+            frame, probability = bytes(len(frame)), 0.0
+        if probability >= self.ctx.settings.listen.vad_threshold:
+            self._last_speech_at = time.monotonic()
+        self.frames.append(frame)
+        outcome = self.endpointer.update(probability, FRAME_S)
+        if outcome is Endpoint.PAUSE:
+            self._transcribe_early()
+        elif outcome is not Endpoint.CONTINUE:
+            self.listening = False
+            self.timing.end_of_speech = self._last_speech_at
+            self._stage_ended("listen", outcome.value)
+            self._heard.set_result(outcome)
+
+    def _transcribe_early(self) -> None:
+        """The user paused: start transcribing now; kept only if they say nothing more."""
+        if self._early is not None and not self._early.done():
+            return
+        self._discard_early()
+        self._early = asyncio.ensure_future(self._transcribe(self.audio()))
+        self._early_speech_s = self.endpointer.speech_s
+
+    def _discard_early(self) -> None:
+        if self._early is not None:
+            self._early.add_done_callback(_consume)
+            self._early = None
+
+    # -- the rest of the turn -----------------------------------------------------------------
+
+    async def run(self) -> Reply | None:
+        """The turn, to its end; the reply spoken (None: nothing was said to answer)."""
+        try:
+            reply = self._reply
+            if reply is None:
+                if await self._heard is Endpoint.NO_SPEECH:
+                    self.end("no-speech")
+                    return None
+                reply = await self._think()
+            await self._answer(reply)
+            return reply
+        finally:
+            self._discard_early()
+
+    def end(self, reason: str) -> None:
+        """Publish the end of this turn's session, once (``cancelled`` by the pipeline)."""
+        if not self._ended:
+            self._ended = True
+            if self.listening:
+                self.listening = False
+                self._stage_ended("listen", reason)
+            self.ctx.events.publish(SessionEnded(self.session_id, reason))
+
+    async def _think(self) -> Reply:
+        self.ctx.set_state(State.THINKING, "end of speech")
+        timeout_s = self.ctx.settings.pipeline.thinking_timeout_s
+        try:
+            async with asyncio.timeout(timeout_s):
+                text, recognition = await self._understand()
+                return await self._decide(text, recognition)
+        except TimeoutError:
+            _LOGGER.warning("thinking took longer than %ss", timeout_s)
+            return Reply(TOO_LONG)
+
+    async def _understand(self) -> tuple[str, Recognition | None]:
+        """The transcript and the intent found in it (if any)."""
+        self._stage_started("stt")
+        early = self._early is not None and self._early_speech_s == self.endpointer.speech_s
+        _LOGGER.debug("transcribing: %s", "early result" if early else "now")
+        audio = self.audio()
+        if early and self._early is not None:
+            pending, self._early = self._early, None
+            transcript = await pending
+        else:
+            self._discard_early()
+            transcript = await self._transcribe(audio)
+        self.timing.transcribed = time.monotonic()
+        recognition = self._recognize(transcript.text)
+        if recognition is None and transcript.window_s is not None:
+            _LOGGER.info("not understood: %r; once more in Whisper's full window",
+                         transcript.text)
+            transcript = await self._transcribe(audio, full_window=True)
+            self.timing.transcribed = time.monotonic()
+            recognition = self._recognize(transcript.text)
+        _LOGGER.info("heard: %r", transcript.text)
+        self._stage_ended("stt", "")
+        self.ctx.events.publish(TranscriptReady(transcript.text, self.session_id))
+        if self.ctx.save_utterance is not None:
+            self.ctx.save_utterance(audio, transcript.text)
+        return transcript.text, recognition
+
+    async def _transcribe(self, audio: Int16Array, *, full_window: bool = False) -> Transcript:
+        stt = self.ctx.stages.stt
+        try:
+            return await self.ctx.run_blocking(
+                partial(stt.transcribe, audio, full_window=full_window))
+        except ApplianceError:
+            raise
+        except Exception as err:
+            raise SttError(f"transcription failed: {type(err).__name__}: {err}") from err
+
+    def _recognize(self, text: str) -> Recognition | None:
+        try:
+            return self.ctx.stages.intents.recognize(text)
+        except ApplianceError:
+            raise
+        except Exception as err:
+            raise IntentError(f"intent recognition failed on {text!r}: {err}") from err
+
+    async def _decide(self, text: str, recognition: Recognition | None) -> Reply:
+        self.timing.recognized = time.monotonic()
+        self._stage_started("intent")
+        if recognition is None:
+            self.ctx.events.publish(IntentNotRecognized(text, self.session_id))
+            self._stage_ended("intent", "")
+            return Reply(NOT_UNDERSTOOD)
+        self.ctx.events.publish(IntentRecognized(
+            recognition.name, recognition.slots, recognition.confidence, text, self.session_id))
+        try:
+            reply = await self.ctx.handle(recognition, self.session_id)
+        except (ApplianceError, asyncio.CancelledError, TimeoutError):
+            raise
+        except Exception as err:
+            raise IntentError(f"the {recognition.name} handler failed: {err}") from err
+        self._stage_ended("intent", recognition.name)
+        return reply
+
+    async def _answer(self, reply: Reply) -> None:
+        if reply.text:  # Reply("") says nothing (e.g. "stop")
+            await self._speak(reply)
+        self.end("answered" if self._reply is None else "announce")
+
+    async def _speak(self, reply: Reply) -> None:
+        self._stage_started("answer")
+        self.ctx.events.publish(ResponseReady(reply.text, self.session_id))
+        self.ctx.set_state(State.SPEAKING, "answered" if self._reply is None else "announce")
+        cancelled = True
+        try:
+            async with asyncio.timeout(self.ctx.settings.pipeline.speaking_timeout_s):
+                await self.ctx.stages.player.speak(reply.text, self._first_audio)
+            cancelled = False
+        except TimeoutError:
+            _LOGGER.warning("answer cut at speaking_timeout_s")
+        except (ApplianceError, asyncio.CancelledError):
+            raise
+        except Exception as err:
+            raise TtsError(f"speaking failed: {type(err).__name__}: {err}") from err
+        finally:
+            self.ctx.events.publish(SpeechFinished(reply.text, self.session_id, cancelled))
+            self._stage_ended("answer", "cancelled" if cancelled else "")
+
+    def _first_audio(self) -> None:
+        self.timing.first_audio = time.monotonic()
+
+    def _stage_started(self, stage: str) -> None:
+        self.ctx.events.publish(StageStarted(stage, self.session_id))
+
+    def _stage_ended(self, stage: str, outcome: str) -> None:
+        self.ctx.events.publish(StageEnded(stage, self.session_id, outcome))
+
+
+def _consume(future: asyncio.Future[Transcript]) -> None:
+    """An early transcript nobody will read: retrieve its result (or error) and drop it."""
+    if not future.cancelled():
+        future.exception()

@@ -1,0 +1,393 @@
+"""Every turn rule on fake stages: no model is loaded and each test runs in milliseconds.
+
+Timeouts, the error state and its recovery, the early transcript, the full-window retry,
+follow-up questions, barge-in, stop from every state, a stage that raises, a chime that cannot
+play, the debug recordings. The same rules run on the real models in ``test_pipeline.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import stat
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from appliance.clock import FakeClock
+from appliance.controller import Recognition, Reply
+from appliance.errors import AudioDeviceError
+from appliance.events import (
+    ErrorRaised,
+    Event,
+    ListeningStarted,
+    SessionEnded,
+    SpeechFinished,
+    StageEnded,
+    StageStarted,
+    State,
+    TranscriptReady,
+    WakeDetected,
+)
+from appliance.events import StateChanged as StateChangedEvent
+from appliance.pipeline import Pipeline
+from appliance.turn import TOO_LONG
+from tests.scripted import ScriptedMic, next_state, states
+
+from .fakes import (
+    Fakes,
+    FakeStt,
+    fake_pipeline,
+    fake_settings,
+    silence,
+    speech_frames,
+    wake_frames,
+)
+
+QUIET = replace(fake_settings(), listen=replace(fake_settings().listen, chime=False))
+
+
+class Answers:
+    """An intent handler that answers every intent by its name (and can ask back once)."""
+
+    def __init__(self, follow_up: bool = False, error: Exception | None = None) -> None:
+        self.calls: list[str] = []
+        self.follow_up = follow_up
+        self.error = error
+
+    async def handle(self, recognition: Recognition, session_id: str) -> Reply | None:
+        self.calls.append(recognition.name)
+        if self.error is not None:
+            raise self.error
+        if self.follow_up and len(self.calls) == 1:
+            return Reply("Which one?", follow_up=True)
+        return Reply(f"Answer to {recognition.name}.")
+
+
+@contextlib.asynccontextmanager
+async def running(pipeline: Pipeline) -> AsyncIterator[ScriptedMic]:
+    """The pipeline on a scripted microphone, ready (idle) when this yields."""
+    mic = ScriptedMic()
+    task = asyncio.create_task(pipeline.run(mic), name="frames")
+    try:
+        with pipeline.events.subscribe() as sub:
+            mic.say(silence(0.24))
+            await next_state(sub, State.IDLE, 5)
+        yield mic
+    finally:
+        mic.close()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await asyncio.wait_for(task, 5)
+        await pipeline.close()
+
+
+def command(mic: ScriptedMic, seconds: float = 0.8, then_s: float = 0.6) -> None:
+    """The wake word, then speech, then silence (long enough to end the command)."""
+    mic.say(wake_frames())
+    mic.say(speech_frames(seconds))
+    mic.say(silence(then_s))
+
+
+E = TypeVar("E", bound=Event)
+
+
+def of(kind: type[E], events: list[Event]) -> list[E]:
+    return [e for e in events if isinstance(e, kind)]
+
+
+async def test_a_command_runs_its_stages_in_order_with_a_start_and_an_end_each() -> None:
+    pipeline, fakes = fake_pipeline(settings=QUIET)
+    pipeline.add_intent_handler(Answers())
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            command(mic)
+            events = await next_state(sub, State.SPEAKING, 5)
+            events += await next_state(sub, State.IDLE, 5)
+    assert states(events) == ["wake", "listening", "thinking", "speaking", "idle"]
+    stages = [(type(e).__name__, e.stage) for e in events
+              if isinstance(e, StageStarted | StageEnded)]
+    assert stages == [(kind, stage) for stage in ("listen", "stt", "intent", "answer")
+                      for kind in ("StageStarted", "StageEnded")]
+    ended = of(StageEnded, events)
+    assert [e.outcome for e in ended][:3] == ["speech-end", "", "GetTime"]
+    assert fakes.player.spoken == ["Answer to GetTime."]
+    assert [e.reason for e in of(SessionEnded, events)] == ["answered"]
+    assert pipeline.last_reply == Reply("Answer to GetTime.")
+
+
+async def test_thinking_longer_than_its_timeout_says_so_and_goes_idle() -> None:
+    pipeline, fakes = fake_pipeline(settings=QUIET)
+    fakes.stt.gate.clear()  # the transcriber hangs
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            command(mic)
+            await next_state(sub, State.THINKING, 5)
+            events = await next_state(sub, State.IDLE, 5)
+            fakes.stt.gate.set()
+    assert states(events) == ["speaking", "idle"]
+    assert fakes.player.spoken == [TOO_LONG]
+
+
+async def test_speaking_longer_than_its_timeout_is_cut() -> None:
+    pipeline, fakes = fake_pipeline(settings=QUIET)
+    pipeline.add_intent_handler(Answers())
+    fakes.player.hold.clear()  # the answer never ends by itself
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            command(mic)
+            await next_state(sub, State.SPEAKING, 5)
+            events = await next_state(sub, State.IDLE, 5)
+    (finished,) = of(SpeechFinished, events)
+    assert finished.cancelled
+    assert fakes.player.finished == []
+    assert [e.reason for e in of(SessionEnded, events)] == ["answered"]
+
+
+async def test_a_failed_turn_shows_the_error_for_error_retry_s_then_recovers() -> None:
+    clock = FakeClock(1_900_000_000.0)
+    settings = replace(QUIET, pipeline=replace(QUIET.pipeline, error_retry_s=5.0))
+    pipeline, fakes = fake_pipeline(settings=settings, clock=clock)
+    fakes.stt.error = RuntimeError("decoder exploded")
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            command(mic)
+            events = await next_state(sub, State.ERROR, 5)
+            # Audio keeps flowing, a wake word even: the error stays for error_retry_s.
+            mic.say(silence(2.0))
+            command(mic)
+            mic.say(silence(1.0))
+            await asyncio.sleep(0.2)
+            assert pipeline.state is State.ERROR
+            clock.advance(4.9)
+            await asyncio.sleep(0.05)
+            assert pipeline.state is State.ERROR
+            clock.advance(0.2)
+            events += await next_state(sub, State.IDLE, 5)
+            command(mic)  # and it hears the wake word again
+            events += await next_state(sub, State.LISTENING, 5)
+    (error,) = of(ErrorRaised, events)
+    assert error.code == "stt_failed" and "decoder exploded" in error.message
+    assert len(of(WakeDetected, events)) == 2  # the first command's and the last: none between
+    assert "error" in [e.reason for e in of(SessionEnded, events)]
+
+
+@pytest.mark.parametrize(("break_it", "code"), [
+    (lambda f: setattr(f.stt, "error", RuntimeError("no")), "stt_failed"),
+    (lambda f: setattr(f.player, "speak_error", RuntimeError("no")), "tts_failed"),
+    (lambda f: setattr(f.player, "speak_error", AudioDeviceError("unplugged")),
+     "audio_device_unavailable"),
+    (None, "intent_failed"),
+])
+async def test_a_stage_that_raises_becomes_a_typed_error(break_it: object, code: str) -> None:
+    pipeline, fakes = fake_pipeline(settings=QUIET)
+    pipeline.add_intent_handler(Answers(error=None if break_it else KeyError("slot")))
+    if callable(break_it):
+        break_it(fakes)
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            command(mic)
+            events = await next_state(sub, State.ERROR, 5)
+    (raised,) = of(ErrorRaised, events)
+    assert raised.code == code
+    assert [e.reason for e in events if isinstance(e, StateChangedEvent)][-1] == code
+
+
+async def test_the_early_transcript_is_dropped_when_speech_goes_on() -> None:
+    pipeline, fakes = fake_pipeline(Fakes(stt=FakeStt("what", "what time is it")), QUIET)
+    pipeline.add_intent_handler(Answers())
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            mic.say(wake_frames())
+            mic.say(speech_frames(0.4))
+            mic.say(silence(0.24))  # a pause: the early transcript starts ("what")
+            mic.say(speech_frames(0.4))  # ... and they go on
+            mic.say(silence(0.6))
+            events = await next_state(sub, State.IDLE, 5)
+    first, second = fakes.stt.calls
+    assert second.speech_frames > first.speech_frames  # the whole command, heard again
+    assert [e.text for e in of(TranscriptReady, events)] == ["what time is it"]
+    assert fakes.player.spoken == ["Answer to GetTime."]
+
+
+async def test_the_early_transcript_is_used_when_nothing_more_is_said() -> None:
+    pipeline, fakes = fake_pipeline(settings=QUIET)
+    pipeline.add_intent_handler(Answers())
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            command(mic)
+            await next_state(sub, State.IDLE, 5)
+    assert len(fakes.stt.calls) == 1
+    assert pipeline.timing.transcribed >= pipeline.timing.end_of_speech > 0
+
+
+@pytest.mark.parametrize(("full", "answer", "calls"), [
+    ("what time is it", "Answer to GetTime.", [False, True]),
+    ("the garden looks lovely", "Sorry, I didn't understand.", [False, True]),
+])
+async def test_a_transcript_not_understood_is_heard_once_more_in_the_full_window(
+    full: str, answer: str, calls: list[bool]
+) -> None:
+    stt = FakeStt("what tim is it", full_window_texts=(full,))
+    pipeline, fakes = fake_pipeline(Fakes(stt=stt), QUIET)
+    pipeline.add_intent_handler(Answers())
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            command(mic)
+            events = await next_state(sub, State.IDLE, 5)
+    assert [c.full_window for c in stt.calls] == calls  # once, never twice
+    assert [e.text for e in of(TranscriptReady, events)] == [full]
+    assert fakes.player.spoken == [answer]
+
+
+async def test_a_question_back_listens_again_without_the_wake_word() -> None:
+    pipeline, fakes = fake_pipeline(settings=QUIET)
+    answers = Answers(follow_up=True)
+    pipeline.add_intent_handler(answers)
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            command(mic)
+            events = await next_state(sub, State.SPEAKING, 5)
+            events += await next_state(sub, State.LISTENING, 5)
+            mic.say(speech_frames(0.8))
+            mic.say(silence(0.6))
+            events += await next_state(sub, State.SPEAKING, 5)
+            events += await next_state(sub, State.IDLE, 5)
+    assert states(events) == ["wake", "listening", "thinking", "speaking", "listening",
+                              "thinking", "speaking", "idle"]
+    assert [e.source for e in of(ListeningStarted, events)] == ["wake", "follow-up"]
+    assert fakes.player.spoken == ["Which one?", "Answer to GetTime."]
+
+
+async def test_the_wake_word_while_speaking_cuts_the_answer_and_listens() -> None:
+    pipeline, fakes = fake_pipeline(settings=QUIET)
+    pipeline.add_intent_handler(Answers())
+    fakes.player.hold.clear()
+    settings = replace(QUIET, pipeline=replace(QUIET.pipeline, speaking_timeout_s=30.0))
+    pipeline.settings = settings
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            command(mic)
+            await next_state(sub, State.SPEAKING, 5)
+            mic.say(wake_frames())
+            events = await next_state(sub, State.LISTENING, 5)
+            mic.say(silence(5.0))  # then nothing is said
+            events += await next_state(sub, State.IDLE, 5)
+    (finished,) = of(SpeechFinished, events)
+    assert finished.cancelled
+    assert [e.reason for e in of(SessionEnded, events)] == ["cancelled", "no-speech"]
+    assert fakes.wake.resets == 1  # after the command that was never said
+
+
+async def _reach(pipeline: Pipeline, fakes: Fakes, mic: ScriptedMic, state: State) -> None:
+    with pipeline.events.subscribe() as sub:
+        if state is State.LISTENING:
+            mic.say(wake_frames())
+            mic.say(speech_frames(0.4))
+        elif state in (State.THINKING, State.SPEAKING):
+            if state is State.THINKING:
+                fakes.stt.gate.clear()
+            fakes.player.hold.clear()
+            command(mic)
+        elif state is State.MUTED:
+            pipeline.set_muted(True)
+        if state is not State.IDLE:
+            await next_state(sub, state, 5)
+
+
+@pytest.mark.parametrize("state", [State.IDLE, State.LISTENING, State.THINKING,
+                                   State.SPEAKING, State.MUTED])
+async def test_stop_from_each_state_ends_the_turn_and_rests(state: State) -> None:
+    settings = replace(QUIET, pipeline=replace(QUIET.pipeline, thinking_timeout_s=30.0,
+                                               speaking_timeout_s=30.0))
+    pipeline, fakes = fake_pipeline(settings=settings)
+    pipeline.add_intent_handler(Answers())
+    stopped: list[str] = []
+    pipeline.add_stop_listener(lambda: stopped.append("ring"))
+    async with running(pipeline) as mic:
+        await _reach(pipeline, fakes, mic, state)
+        with pipeline.events.subscribe() as sub:
+            pipeline.stop()
+            fakes.stt.gate.set()
+            rest = State.MUTED if state is State.MUTED else State.IDLE
+            assert pipeline.state is rest
+            mic.say(silence(1.0))
+            await asyncio.sleep(0.2)
+            assert pipeline.state is rest  # nothing of the stopped turn comes back
+            after = [e for _ in range(100) if (e := sub.get_nowait()) is not None]
+    assert stopped == ["ring"]
+    ended = [e.reason for e in of(SessionEnded, after)]
+    assert ended == ([] if state in (State.IDLE, State.MUTED) else ["cancelled"])
+    assert fakes.player.finished == []
+
+
+async def test_a_chime_that_cannot_play_does_not_cost_the_command(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    pipeline, fakes = fake_pipeline()  # the chime on, as by default
+    pipeline.add_intent_handler(Answers())
+    fakes.player.chime_error = AudioDeviceError("the speaker is unplugged")
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            mic.say(wake_frames())
+            mic.say(silence(0.24))  # a person waits for the chime
+            mic.say(speech_frames(0.8))
+            mic.say(silence(0.6))
+            events = await next_state(sub, State.SPEAKING, 5)
+            await next_state(sub, State.IDLE, 5)
+    assert fakes.player.chimes == 1
+    assert states(events) == ["wake", "listening", "thinking", "speaking"]
+    assert any("cannot play the chime" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_chime_mutes_what_the_microphone_hears_under_it() -> None:
+    pipeline, fakes = fake_pipeline()
+    pipeline.add_intent_handler(Answers())
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            mic.say(wake_frames())
+            mic.say(speech_frames(1.0))
+            mic.say(silence(0.6))
+            await next_state(sub, State.IDLE, 5)
+    (call,) = fakes.stt.calls
+    chime_frames = 3  # the chime (0.2 s) and its margin (0.08 s): 0.28 s = 3.5 frames
+    assert call.speech_frames == 1 + round(1.0 / 0.08) - chime_frames  # + the wake frame
+
+
+async def test_an_announcement_is_spoken_and_cut_by_stop() -> None:
+    pipeline, fakes = fake_pipeline(settings=QUIET)
+    async with running(pipeline):
+        with pipeline.events.subscribe() as sub:
+            await asyncio.wait_for(pipeline.say("Dinner is ready."), 5)
+            fakes.player.hold.clear()
+            said = asyncio.create_task(pipeline.say("A long one."))
+            await next_state(sub, State.SPEAKING, 5)
+            pipeline.stop()
+            await asyncio.wait_for(said, 5)
+    assert fakes.player.spoken == ["Dinner is ready.", "A long one."]
+    assert fakes.player.finished == ["Dinner is ready."]
+    assert pipeline.state is State.IDLE
+
+
+async def test_saved_utterances_are_the_commands_heard_private_to_the_service(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "utterances"
+    settings = replace(QUIET, debug=replace(QUIET.debug, save_utterances=5, dir=str(folder)))
+    pipeline, _fakes = fake_pipeline(settings=settings)
+    pipeline.add_intent_handler(Answers())
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            command(mic)
+            await next_state(sub, State.IDLE, 5)
+            for _ in range(100):
+                if list(folder.glob("*.txt")):
+                    break
+                await asyncio.sleep(0.02)
+    (wav,) = folder.glob("utterance-*.wav")
+    assert wav.with_suffix(".txt").read_text() == "what time is it\n"
+    assert stat.S_IMODE(wav.stat().st_mode) == 0o600
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert wav.stat().st_size > 44 + 2 * 16000 * 0.8
