@@ -97,3 +97,19 @@ class Controller(Protocol):
 
     def add_intent_handler(self, handler: IntentHandler) -> None:
         """Handlers are tried in the order added, after the built-in skills."""
+
+    # The wake word controls (Home Assistant's wake word select and sensitivity number).
+    @property
+    def wake_words(self) -> tuple[str, ...]:
+        """Names of the loaded wake-word models."""
+
+    @property
+    def active_wake_word(self) -> str: ...
+
+    @property
+    def wake_threshold(self) -> float:
+        """Detection threshold (0.01-0.99) of the active wake word; lower is more sensitive."""
+
+    def set_active_wake_word(self, name: str) -> None: ...
+
+    def set_wake_threshold(self, threshold: float) -> None: ...

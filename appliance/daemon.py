@@ -176,6 +176,11 @@ class Daemon:
             _LOGGER.error("reload failed, keeping the running configuration: %s", err)
             self.notifier.ready(f"reload failed: {err.message}")
             return
+        except Exception as err:  # any failure: the running configuration stays
+            _LOGGER.error("reload failed, keeping the running configuration: %s: %s",
+                          type(err).__name__, err, exc_info=err)
+            self.notifier.ready(f"reload failed: {type(err).__name__}: {err}")
+            return
         _LOGGER.info("reloaded; changed: %s", ", ".join(sorted(changed)) or "nothing")
         self.notifier.ready(f"reloaded: {', '.join(sorted(changed)) or 'no changes'}")
 

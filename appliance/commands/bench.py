@@ -16,7 +16,9 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
                    default="core", help="core: models' speed and memory (default); intents: "
                    "the text benchmark; audio: spoken commands through Whisper")
     p.add_argument("--json", action="store_true", help="print JSON")
-    p.add_argument("--data", type=Path, help="directory of the labelled sets (tests/data)")
+    p.add_argument("--data", type=Path,
+                   help="directory of the labelled sets (default: the sets shipped in "
+                   "appliance/intent/bench_data)")
     p.add_argument("--stt-prompt", choices=("config", "on", "off", "both"), default="config",
                    help="audio: Whisper with the vocabulary prompt, without, or both")
     p.add_argument("--stt-window", type=float, action="append", metavar="SECONDS",

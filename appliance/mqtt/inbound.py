@@ -11,9 +11,9 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from appliance.controller import Controller
 from appliance.mqtt import hermes
 from appliance.mqtt import topics as tp
-from appliance.mqtt.controls import MqttController
 from appliance.mqtt.dialogue import Dialogue
 from appliance.mqtt.outbound import Outbound
 from appliance.mqtt.payloads import BadPayload, decode_text
@@ -29,7 +29,7 @@ Warn = Callable[[str, str], None]
 
 class Inbound:
     def __init__(
-        self, controller: MqttController, topics: Topics, site_id: str, *, hermes_on: bool,
+        self, controller: Controller, topics: Topics, site_id: str, *, hermes_on: bool,
         dialogue: Dialogue, outbound: Outbound, warn: Warn,
         on_ha_online: Callable[[], Awaitable[None]],
     ) -> None:

@@ -11,7 +11,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from appliance.controller import Recognition
+from appliance.controller import Controller, Recognition
 from appliance.events import (
     MQTT_PUBLISH,
     ErrorRaised,
@@ -31,7 +31,6 @@ from appliance.events import (
 )
 from appliance.mqtt import hermes
 from appliance.mqtt import topics as tp
-from appliance.mqtt.controls import MqttController
 from appliance.mqtt.dialogue import Dialogue
 from appliance.mqtt.discovery import (
     DeviceInfo,
@@ -75,13 +74,13 @@ class Outbound:
             payload = discovery_payload(self._topics, device)
             await self._link.publish_json(topic, payload, retain=True)
 
-    async def publish_all_state(self, controller: MqttController) -> None:
+    async def publish_all_state(self, controller: Controller) -> None:
         """Read what the controller knows now, then send every retained state topic."""
         self._remember_controller(controller)
         for topic, payload in list(self._retained.items()):
             await self._link.publish(topic, payload, retain=True)
 
-    def _remember_controller(self, controller: MqttController) -> None:
+    def _remember_controller(self, controller: Controller) -> None:
         self._remember(tp.STATE, ha_state(controller.state))
         self._remember(tp.LISTENING, _on_off(is_listening(controller.state)))
         self._remember(tp.VOLUME, str(controller.volume))

@@ -13,7 +13,6 @@ import aiomqtt
 
 from appliance.controller import Controller, Recognition, Reply
 from appliance.mqtt.connection import connection_loop
-from appliance.mqtt.controls import MqttController
 from appliance.mqtt.dialogue import Dialogue, HermesIntentHandler
 from appliance.mqtt.discovery import DeviceInfo
 from appliance.mqtt.inbound import Inbound
@@ -38,7 +37,7 @@ class MqttService:
     """Owns the link to the broker; ``intent_handler`` answers intents through Hermes skills."""
 
     def __init__(
-        self, settings: MqttSettings, controller: MqttController, *,
+        self, settings: MqttSettings, controller: Controller, *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.settings = settings
@@ -159,7 +158,7 @@ def hermes_slot(controller: Controller) -> HermesSlot:
     return slot
 
 
-async def run_mqtt(settings: MqttSettings, controller: MqttController) -> None:
+async def run_mqtt(settings: MqttSettings, controller: Controller) -> None:
     """The daemon's MQTT task: returns at once when MQTT is off, else runs until cancelled.
 
     With ``hermes = true``, intents no local skill handles are offered to Hermes skills: the

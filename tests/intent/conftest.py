@@ -55,6 +55,17 @@ class RecordingHost:
     def set_wake_enabled(self, enabled: bool) -> None:
         pass
 
+    # The wake word controls: the skills never use them.
+    wake_words = ("hey_jarvis",)
+    active_wake_word = "hey_jarvis"
+    wake_threshold = 0.5
+
+    def set_active_wake_word(self, name: str) -> None:
+        raise AssertionError("skills do not choose the wake word")
+
+    def set_wake_threshold(self, threshold: float) -> None:
+        raise AssertionError("skills do not set the wake threshold")
+
     def start_listening(self, source: str = "button") -> None:
         pass
 
