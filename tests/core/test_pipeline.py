@@ -11,6 +11,7 @@ import pytest
 
 from appliance.audio.format import Int16Array
 from appliance.audio.sink import WavSink
+from appliance.clock import FakeClock
 from appliance.controller import Recognition, Reply
 from appliance.daemon import load_pipeline
 from appliance.events import (
@@ -29,6 +30,9 @@ from ..scripted import ScriptedMic, next_event, next_state, states
 
 pytestmark = pytest.mark.models
 
+# The time the answers tell (no test reads the wall clock): a Tuesday, at noon UTC.
+NOON = 1_906_200_000.0
+
 
 @pytest.fixture(scope="module")
 def speech(voices: Voices) -> dict[str, Int16Array]:
@@ -44,7 +48,7 @@ def sink() -> WavSink:
 @pytest.fixture
 async def pipeline(sink: WavSink) -> AsyncIterator[Pipeline]:
     settings = load_settings(overrides={"intent": {"sentences_dirs": []}})
-    p = await load_pipeline(settings, sink, EventBus())
+    p = await load_pipeline(settings, sink, EventBus(), FakeClock(NOON))
     try:
         yield p
     finally:
@@ -72,7 +76,7 @@ async def test_a_question_goes_through_every_state(
         await asyncio.wait_for(runner, 30)
     assert states(events) == ["idle", "wake", "listening", "thinking", "speaking", "idle"]
     assert sink.pcm().duration_s > 1.0  # chime + answer
-    assert pipeline.last_reply is not None and pipeline.last_reply.text.startswith("It's ")
+    assert pipeline.last_reply is not None and pipeline.last_reply.text == "It's twelve o'clock PM."
     ended = [e for e in events if isinstance(e, SessionEnded)]
     assert [e.reason for e in ended] == ["answered"]
 
@@ -142,7 +146,7 @@ async def test_follow_up_listens_again_without_the_wake_word(
     mic: ScriptedMic, speech: dict[str, Int16Array], sink: WavSink
 ) -> None:
     settings = load_settings(overrides={"intent": {"sentences_dirs": []}})
-    pipeline = await load_pipeline(settings, sink, EventBus())
+    pipeline = await load_pipeline(settings, sink, EventBus(), FakeClock(NOON))
     handler = AskAgain()
     pipeline.add_intent_handler(handler, 0)
     try:

@@ -10,6 +10,7 @@ import pytest
 
 from appliance.audio.format import RATE_HZ
 from appliance.audio.sink import WavSink
+from appliance.clock import FakeClock
 from appliance.daemon import load_pipeline
 from appliance.events import EventBus, ListeningStarted, State
 from appliance.hardware import run_hardware
@@ -22,6 +23,9 @@ from ..scripted import ScriptedMic, next_state, states
 
 pytestmark = pytest.mark.models
 
+# The time the answers tell (no test reads the wall clock): a Tuesday, at noon UTC.
+NOON = 1_906_200_000.0
+
 
 async def test_talk_button_answers_a_question_without_the_wake_word(voices: Voices) -> None:
     from gpiozero.pins.mock import MockFactory
@@ -32,7 +36,7 @@ async def test_talk_button_answers_a_question_without_the_wake_word(voices: Voic
                      "buttons": {"main": {"pin": 17}}},
     })
     sink = WavSink(None, realtime=True)
-    pipeline = await load_pipeline(settings, sink, EventBus())
+    pipeline = await load_pipeline(settings, sink, EventBus(), FakeClock(NOON))
     pins, leds, mic = MockFactory(), RecordingSink(), ScriptedMic()
     try:
         with pipeline.events.subscribe() as sub:
@@ -62,6 +66,6 @@ async def test_talk_button_answers_a_question_without_the_wake_word(voices: Voic
         pins.reset()
     assert [e.source for e in events if isinstance(e, ListeningStarted)] == ["button"]
     assert states(events) == ["listening", "thinking", "speaking", "idle"]
-    assert pipeline.last_reply is not None and pipeline.last_reply.text.startswith("It's ")
+    assert pipeline.last_reply is not None and pipeline.last_reply.text == "It's twelve o'clock PM."
     assert leds.frames, "the LEDs showed nothing"
     assert leds.frames[-1] == ((0, 0, 0),) * 3  # off after shutdown
