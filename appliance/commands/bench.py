@@ -12,9 +12,13 @@ from appliance.commands.common import settings_from
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p = sub.add_parser("bench", parents=[common], help="measure speed, memory and accuracy")
-    p.add_argument("what", nargs="?", choices=("all", "core", "intents", "audio"),
+    p.add_argument("what", nargs="?", choices=("all", "core", "intents", "audio", "soak"),
                    default="core", help="core: models' speed and memory (default); intents: "
-                   "the text benchmark; audio: spoken commands through Whisper")
+                   "the text benchmark; audio: spoken commands through Whisper; soak: many "
+                   "wake cycles (not part of all)")
+    p.add_argument("--cycles", type=int, default=1000, help="soak: wake cycles (1000)")
+    p.add_argument("--say-chars", type=int, default=64 * 1024,
+                   help="soak: the longest announcement, in characters (what MQTT accepts)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.add_argument("--data", type=Path,
                    help="directory of the labelled sets (default: the sets shipped in "
@@ -46,6 +50,10 @@ def main(args: argparse.Namespace) -> int:
                    "both": (False, True)}[args.stt_prompt]
         windows = tuple(args.stt_window or (settings.stt.window_s,))
         results["audio"] = run_audio(settings, args.data, prompts, windows)
+    if args.what == "soak":
+        from appliance.soak import run_soak
+
+        results["soak"] = run_soak(settings, args.cycles, args.say_chars)
     if args.json:
         print(json.dumps(results if args.what == "all" else results[args.what], indent=2))
     else:
