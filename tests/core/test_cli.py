@@ -104,3 +104,13 @@ def test_listen_keeps_its_timers_out_of_the_speakers_schedule(voices: Voices,
     assert result.returncode == 0, result.stderr
     assert re.search(r"intent +TimerSet", result.stdout)
     assert not (state / "schedule.json").exists()  # the daemon will not announce it later
+
+
+def test_the_soak_answers_every_wake_and_reports_memory() -> None:
+    done = appliance("bench", "soak", "--cycles", "3", "--say-chars", "300", "--json")
+    assert done.returncode == 0, done.stderr
+    soak = json.loads(done.stdout)
+    assert (soak["cycles"], soak["wakes_detected"], soak["turns_answered"]) == (3, 3, 3)
+    assert (soak["wakes_missed"], soak["stuck_turns"]) == (0, 0)
+    assert set(soak["rss_mb"]) == {"start", "end", "after_300_char_say"}
+    assert all(mb > 50 for mb in soak["rss_mb"].values())
