@@ -54,6 +54,12 @@ async def click(pin: Any, *, hold_s: float = 0.05) -> None:
     pin.drive_high()
 
 
+async def double_click(pin: Any) -> None:
+    await click(pin)
+    await asyncio.sleep(0.05)
+    await click(pin)
+
+
 async def test_long_press_during_speech_stops_it(
     *,
     controller: Any, mock_pins: Any, spi_wire: Any, make_settings: Make,
@@ -80,9 +86,7 @@ async def test_double_press_mutes_and_the_leds_show_it(
     hw = make_settings(profile="respeaker-2mic", gestures=fast_gestures, brightness=1.0)
     async with running(hw, controller, pin_factory=mock_pins, sink=sink):
         await until(lambda: sink.count > 0)
-        await click(mock_pins.pin(17))
-        await asyncio.sleep(0.05)
-        await click(mock_pins.pin(17))
+        await double_click(mock_pins.pin(17))
         assert await controller.wait_for("set_muted") == [True]
         await until(lambda: sink.frames[-1] == ((255, 0, 0),) * 3)
     assert controller.calls == [("set_muted", True)]
@@ -101,9 +105,7 @@ async def test_the_leds_follow_the_injected_local_time_into_the_night(
     late = FakeClock(NOON + 11.5 * 3600)
     async with running(hw, controller, clock=late, pin_factory=mock_pins, sink=sink):
         await until(lambda: sink.count > 0)
-        await click(mock_pins.pin(17))
-        await asyncio.sleep(0.05)
-        await click(mock_pins.pin(17))
+        await double_click(mock_pins.pin(17))
         await until(lambda: sink.frames[-1] != ((0, 0, 0),) * 3)
     assert ((26, 0, 0),) * 3 in sink.frames  # the muted red at the night brightness
 
