@@ -8,7 +8,7 @@ from datetime import datetime
 
 from appliance.clock import Clock
 from appliance.events import EventBus, UserEvent
-from appliance.skills.schedule import Item, Now, load_schedule
+from appliance.skills.schedule import Item, Now, Schedule, load_schedule
 from appliance.skills.store import Store
 
 
@@ -17,11 +17,16 @@ class Book:
         self.store = store
         self.clock = clock
         self.events = events
-        self.schedule, self.missed = load_schedule(store.load(), self.now(), grace_s)
+        self.schedule, self.missed = self._restore(grace_s)
         self.changed = asyncio.Event()
         self._published: dict[str, str | None] = {}
         if self.missed:
             self.commit()
+
+    def _restore(self, grace_s: float) -> tuple[Schedule, list[Item]]:
+        now = self.now()
+        loaded = self.store.load(lambda data: load_schedule(data, now, grace_s))
+        return loaded or (Schedule(), [])
 
     def now(self) -> Now:
         return Now(self.clock.wall(), self.clock.monotonic())

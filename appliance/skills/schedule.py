@@ -4,16 +4,31 @@ A timer counts down on the monotonic clock (``due_mono``); its wall-clock ``due_
 for the state file, so after a restart it ends at the same wall-clock time. An alarm is a
 wall-clock time. Loading after a restart: what came due less than ``grace_s`` ago rings now,
 anything older was missed while the speaker was off and is reported once, never rung late.
+
+Every time and duration is checked where it comes in (adding, loading): finite, in range. A NaN
+due time would never come due and would make the scheduler wake without pause.
 """
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, time, timedelta
 from typing import Any
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+VERSION = 1  # of the saved form (:meth:`Schedule.to_json`)
+MAX_WALL = 32503680000.0  # 3000-01-01 UTC: after any time the speaker sets, before datetime's end
+MAX_DURATION_S = 366 * 24 * 3600  # a timer (after any time added) or a snooze: at most a year
+MAX_TEXT = 200  # characters of an id or a timer's name
+_TIMER_KEYS = frozenset({"id", "name", "duration_s", "due_wall"})
+_ALARM_KEYS = frozenset({"id", "due_wall", "snoozed"})
+_TOP_KEYS = frozenset({"version", "saved_wall", "timers", "alarms"})
+
+
+class ScheduleError(ValueError):
+    """A time, duration or saved field the schedule refuses; the message names it."""
 
 
 @dataclass(frozen=True)
@@ -54,18 +69,25 @@ class Schedule:
     alarms: dict[str, Alarm] = field(default_factory=dict)
 
     def add_timer(self, name: str, duration_s: int, now: Now) -> Timer:
-        timer = Timer(new_id(), name, duration_s, now.wall + duration_s, now.mono + duration_s)
+        """A new timer (:class:`ScheduleError` for a duration or clock reading out of range)."""
+        duration_s = check_duration(duration_s, "duration_s")
+        due_wall = check_time(now.wall + duration_s, "the timer's end")
+        timer = Timer(new_id(), name, duration_s, due_wall,
+                      check_finite(now.mono + duration_s, "the timer's end"))
         self.timers[timer.id] = timer
         return timer
 
     def add_time(self, timer: Timer, seconds: int) -> Timer:
-        longer = replace(timer, duration_s=timer.duration_s + seconds,
-                         due_wall=timer.due_wall + seconds, due_mono=timer.due_mono + seconds)
+        check_duration(seconds, "seconds")
+        longer = replace(timer, duration_s=check_duration(timer.duration_s + seconds,
+                                                          "the timer's length"),
+                         due_wall=check_time(timer.due_wall + seconds, "the timer's end"),
+                         due_mono=timer.due_mono + seconds)
         self.timers[timer.id] = longer
         return longer
 
     def add_alarm(self, due_wall: float, *, snoozed: bool = False) -> Alarm:
-        alarm = Alarm(new_id(), due_wall, snoozed)
+        alarm = Alarm(new_id(), check_time(due_wall, "the alarm's time"), snoozed)
         self.alarms[alarm.id] = alarm
         return alarm
 
@@ -99,7 +121,7 @@ class Schedule:
         """Timers' wall-clock ends are refreshed from the monotonic clock (it never jumps)."""
         timers = [replace(t, due_wall=now.wall + (t.due_mono - now.mono))
                   for t in self.sorted_timers()]
-        return {"saved_wall": now.wall,
+        return {"version": VERSION, "saved_wall": now.wall,
                 "timers": [_timer_json(t) for t in timers],
                 "alarms": [asdict(a) for a in self.sorted_alarms()]}
 
@@ -110,22 +132,102 @@ def _timer_json(timer: Timer) -> dict[str, Any]:
     return data
 
 
-def load_schedule(data: dict[str, Any], now: Now, grace_s: float) -> tuple[Schedule, list[Item]]:
-    """The saved schedule, and what was missed while off (removed from it)."""
+def load_schedule(data: object, now: Now, grace_s: float) -> tuple[Schedule, list[Item]]:
+    """The saved schedule, and what was missed while off (removed from it).
+
+    ``data`` must be exactly what :meth:`Schedule.to_json` writes (every field of the right
+    type, finite and in range); anything else is a :class:`ScheduleError` naming the field."""
+    top = _object(data, "the file", _TOP_KEYS)
+    if type(top["version"]) is not int or top["version"] != VERSION:
+        raise ScheduleError(f"version: {_show(top['version'])} is not {VERSION}")
+    check_time(top["saved_wall"], "saved_wall")
     schedule = Schedule()
+    for where, raw in _items(top["timers"], "timers", _TIMER_KEYS):
+        due_wall = check_time(raw["due_wall"], f"{where}.due_wall")
+        timer = Timer(_text(raw["id"], f"{where}.id"), _text(raw["name"], f"{where}.name", 0),
+                      check_duration(raw["duration_s"], f"{where}.duration_s"), due_wall,
+                      now.mono + due_wall - now.wall)
+        _put(schedule.timers, timer, where)
+    for where, raw in _items(top["alarms"], "alarms", _ALARM_KEYS):
+        if type(raw["snoozed"]) is not bool:
+            raise ScheduleError(f"{where}.snoozed: {_show(raw['snoozed'])} is not true or false")
+        alarm = Alarm(_text(raw["id"], f"{where}.id"),
+                      check_time(raw["due_wall"], f"{where}.due_wall"), raw["snoozed"])
+        _put(schedule.alarms, alarm, where)
     missed: list[Item] = []
-    for raw in data.get("timers", []):
-        timer = Timer(str(raw["id"]), str(raw["name"]), int(raw["duration_s"]),
-                      float(raw["due_wall"]), now.mono + float(raw["due_wall"]) - now.wall)
-        schedule.timers[timer.id] = timer
-    for raw in data.get("alarms", []):
-        alarm = Alarm(str(raw["id"]), float(raw["due_wall"]), bool(raw.get("snoozed", False)))
-        schedule.alarms[alarm.id] = alarm
     for item in list(schedule.timers.values()) + list(schedule.alarms.values()):
         if item.due_wall < now.wall - grace_s:
             missed.append(item)
             schedule.remove(item)
     return schedule, missed
+
+
+def check_finite(value: object, where: str) -> float:
+    """``value`` as a float if it is a finite number (not a bool), else :class:`ScheduleError`."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ScheduleError(f"{where}: {_show(value)} is not a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ScheduleError(f"{where}: {_show(value)} is not a finite number")
+    return number
+
+
+def check_time(value: object, where: str) -> float:
+    """A wall-clock time in epoch seconds: finite, from 1970 to the year 3000."""
+    wall = check_finite(value, where)
+    if not 0 <= wall <= MAX_WALL:
+        raise ScheduleError(f"{where}: {_show(value)} is not a time from 1970 to the year 3000 "
+                            f"(0 to {MAX_WALL:.0f} epoch seconds)")
+    return wall
+
+
+def check_duration(value: object, where: str) -> int:
+    """Whole seconds, from one second to :data:`MAX_DURATION_S`."""
+    if type(value) is not int or not 0 < value <= MAX_DURATION_S:
+        raise ScheduleError(f"{where}: {_show(value)} is not a whole number of seconds from 1 "
+                            f"to {MAX_DURATION_S}")
+    return value
+
+
+def _object(value: object, where: str, keys: frozenset[str]) -> dict[str, Any]:
+    if not isinstance(value, dict):
+        raise ScheduleError(f"{where}: {_show(value)} is not an object")
+    if value.keys() != keys:
+        missing, unknown = sorted(keys - value.keys()), sorted(set(value) - keys)
+        wrong = [f"missing {', '.join(missing)}"] if missing else []
+        wrong += [f"unknown {', '.join(_show(k) for k in unknown)}"] if unknown else []
+        raise ScheduleError(f"{where}: {'; '.join(wrong)} (expected {', '.join(sorted(keys))})")
+    return value
+
+
+def _items(value: object, where: str, keys: frozenset[str]) -> list[tuple[str, dict[str, Any]]]:
+    if not isinstance(value, list):
+        raise ScheduleError(f"{where}: {_show(value)} is not a list")
+    return [(f"{where}[{i}]", _object(raw, f"{where}[{i}]", keys)) for i, raw in enumerate(value)]
+
+
+def _text(value: object, where: str, shortest: int = 1) -> str:
+    if not isinstance(value, str) or not shortest <= len(value) <= MAX_TEXT:
+        raise ScheduleError(f"{where}: {_show(value)} is not a text of {shortest} to {MAX_TEXT} "
+                            "characters")
+    return value
+
+
+def _put(items: dict[str, Any], item: Timer | Alarm, where: str) -> None:
+    if item.id in items:
+        raise ScheduleError(f"{where}.id: {item.id!r} is used twice")
+    items[item.id] = item
+
+
+def _show(value: object) -> str:
+    """``value`` for a log line: short, and never the repr of a (maybe deeply nested) container."""
+    if isinstance(value, dict | list):
+        return "an object" if isinstance(value, dict) else "a list"
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def alarm_time(now: datetime, hour: int, minute: int = 0, ampm: str = "",
