@@ -6,10 +6,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from appliance.controller import Recognition, Reply
-from appliance.skills.book import Book
+from appliance.skills.book import COMES_BACK, Book, unless_saved
 from appliance.skills.conversation import Conversation
 from appliance.skills.ring import Ringer
-from appliance.skills.schedule import WEEKDAYS, Alarm, alarm_time
+from appliance.skills.schedule import MAX_DURATION_S, WEEKDAYS, Alarm, alarm_time
 from appliance.skills.words import alarm_words, duration_words, join_words
 
 NO_ALARMS = "You have no alarms."
@@ -75,15 +75,17 @@ class AlarmSkill:
     def set(self, slots: dict[str, Any]) -> Reply:
         now = self.book.local()
         if slots.get("duration_s"):
-            when: datetime | None = now + timedelta(seconds=int(slots["duration_s"]))
+            seconds = int(slots["duration_s"])
+            when: datetime | None = (now + timedelta(seconds=seconds)
+                                     if 0 < seconds <= MAX_DURATION_S else None)
         else:
             when = alarm_time(now, int(slots.get("hour", -1)), int(slots.get("minute", 0)),
                               str(slots.get("ampm", "")), str(slots.get("day", "")))
         if when is None:
             return Reply("Sorry, I can't set an alarm for that time.")
         alarm = self.book.schedule.add_alarm(when.timestamp())
-        self.book.commit()
-        return Reply(f"Alarm set for {self._words(alarm)}.")
+        saved = self.book.commit()
+        return Reply(unless_saved(f"Alarm set for {self._words(alarm)}.", saved))
 
     def list_alarms(self) -> Reply:
         alarms = self.book.schedule.sorted_alarms()
@@ -128,16 +130,18 @@ class AlarmSkill:
         words = [self._words(a) for a in alarms]
         for alarm in alarms:
             self.book.schedule.remove(alarm)
-        self.book.commit()
-        if len(alarms) == 1:
-            return Reply(f"Cancelled your alarm for {words[0]}.")
-        return Reply(f"Cancelled {len(alarms)} alarms.")
+        saved = self.book.commit()
+        text = (f"Cancelled your alarm for {words[0]}." if len(alarms) == 1 else
+                f"Cancelled {len(alarms)} alarms.")
+        return Reply(unless_saved(text, saved, COMES_BACK))
 
     def snooze(self, seconds: int) -> Reply:
         if not self._ringing_alarm():
             return Reply("There's no alarm ringing.")
+        if not 0 < seconds <= MAX_DURATION_S:
+            return Reply("Sorry, I can't snooze for that long.")
         self.ringer.stop("snooze")
         now = self.book.now()
         self.book.schedule.add_alarm(now.wall + seconds, snoozed=True)
-        self.book.commit()
-        return Reply(f"Snoozing for {duration_words(seconds)}.")
+        saved = self.book.commit()
+        return Reply(unless_saved(f"Snoozing for {duration_words(seconds)}.", saved))

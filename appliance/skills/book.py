@@ -1,5 +1,8 @@
 """The one owner of the timers and alarms: changes go through :meth:`Book.commit`, which saves
-them atomically, tells MQTT when the next timer/alarm is due, and wakes the scheduler."""
+them atomically, tells MQTT when the next timer/alarm is due, and wakes the scheduler.
+
+A change that could not be saved (disk full, state folder read-only) still holds until a
+restart; the skills say so in their answer (:func:`unless_saved`)."""
 
 from __future__ import annotations
 
@@ -10,6 +13,15 @@ from appliance.clock import Clock
 from appliance.events import EventBus, UserEvent
 from appliance.skills.schedule import Item, Now, Schedule, load_schedule
 from appliance.skills.store import Store
+
+LOST = "but I couldn't save it: it will be lost if I restart"
+COMES_BACK = "but I couldn't save that: it may come back if I restart"
+UNDONE = "but I couldn't save that: a restart will undo it"
+
+
+def unless_saved(text: str, saved: bool, caveat: str = LOST) -> str:
+    """``text``, and when the change it reports was not saved, that a restart will undo it."""
+    return text if saved else f"{text.removesuffix('.')}, {caveat}."
 
 
 class Book:
@@ -40,14 +52,16 @@ class Book:
             self.commit()
         return due
 
-    def commit(self) -> None:
+    def commit(self) -> bool:
+        """Save, publish, wake the scheduler; False if the save failed (the store logged it)."""
         now = self.now()
-        self.store.save(self.schedule.to_json(now))
+        saved = self.store.save(self.schedule.to_json(now))
         timers = self.schedule.sorted_timers()
         alarms = self.schedule.sorted_alarms()
         self._publish("next_timer", now.wall + timers[0].left_s(now) if timers else None)
         self._publish("next_alarm", alarms[0].due_wall if alarms else None)
         self.changed.set()
+        return saved
 
     def _publish(self, kind: str, wall: float | None) -> None:
         at = None if wall is None else datetime.fromtimestamp(

@@ -6,10 +6,10 @@ import difflib
 from typing import Any
 
 from appliance.controller import Recognition, Reply
-from appliance.skills.book import Book
+from appliance.skills.book import COMES_BACK, UNDONE, Book, unless_saved
 from appliance.skills.conversation import Conversation
 from appliance.skills.ring import Ringer
-from appliance.skills.schedule import Timer
+from appliance.skills.schedule import MAX_DURATION_S, Timer
 from appliance.skills.words import duration_words, join_words, timer_label
 
 MAX_TIMER_S = 24 * 3600
@@ -73,9 +73,10 @@ class TimerSkill:
             return Reply("Timers can be from one second to one day long.")
         name = "" if _plain_name(name) == "" else name
         self.book.schedule.add_timer(name, duration_s, self.book.now())
-        self.book.commit()
+        saved = self.book.commit()
         label = f"{_plain_name(name)} timer" if name else "timer"
-        return Reply(f"{_capital(label)} set for {duration_words(duration_s)}.")
+        return Reply(unless_saved(f"{_capital(label)} set for {duration_words(duration_s)}.",
+                                  saved))
 
     def on_timers(self, intent: str, slots: dict[str, Any], *, ask: bool) -> Reply:
         timers = self.book.schedule.sorted_timers()
@@ -122,20 +123,22 @@ class TimerSkill:
             return Reply(NO_TIMERS)
         for timer in timers:
             self.book.schedule.remove(timer)
-        self.book.commit()
-        if len(timers) == 1:
-            return Reply(f"Cancelled {timer_label(timers[0])}.")
-        return Reply(f"Cancelled {len(timers)} timers." if len(timers) > 2 else
-                     "Cancelled both timers.")
+        saved = self.book.commit()
+        text = {1: f"Cancelled {timer_label(timers[0])}.", 2: "Cancelled both timers."}.get(
+            len(timers), f"Cancelled {len(timers)} timers.")
+        return Reply(unless_saved(text, saved, COMES_BACK))
 
     def add_time(self, timers: list[Timer], seconds: int) -> Reply:
         if not 0 < seconds <= MAX_TIMER_S:
             return Reply("I can add from one second to one day.")
+        if any(t.duration_s + seconds > MAX_DURATION_S for t in timers):
+            return Reply("A timer can't be longer than a year.")
         now = self.book.now()
         longer = [self.book.schedule.add_time(t, seconds) for t in timers]
-        self.book.commit()
+        saved = self.book.commit()
         left = [f"{timer_label(t)} has {duration_words(t.left_s(now))} left" for t in longer]
-        return Reply(f"Added {duration_words(seconds)}. {_capital(join_words(left))}.")
+        return Reply(unless_saved(
+            f"Added {duration_words(seconds)}. {_capital(join_words(left))}.", saved, UNDONE))
 
     def status(self, timers: list[Timer]) -> Reply:
         now = self.book.now()

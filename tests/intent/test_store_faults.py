@@ -1,5 +1,6 @@
-"""The schedule file when things go wrong: a file of the wrong shape, a save cut short by kill -9.
-The speaker always starts."""
+"""The schedule file when things go wrong: a file of the wrong shape, a save cut short by kill -9,
+a state folder that cannot be written. The speaker always starts, and never claims what it did
+not do."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ from appliance.skills.schedule import Now, Schedule, ScheduleError
 from appliance.skills.service import Skills
 
 from .conftest import T0, RecordingHost, skill_settings
-from .helpers import ask, settle
+from .helpers import ask, next_user_event, settle
+
+LOST = "but I couldn't save it: it will be lost if I restart."
 
 Edit = Callable[[dict[str, Any]], object]
 
@@ -245,3 +248,61 @@ async def test_saves_cut_short_by_kill_9_are_cleaned_up_at_start(
     removed = [r.getMessage() for r in caplog.records if "cut short" in r.getMessage()]
     assert len(removed) == 2 and all(any(n in m for n in leftovers) for m in removed)
     assert _warnings(caplog) == []
+
+
+# -- a state folder that cannot be written -------------------------------------------------------
+
+async def test_a_save_that_fails_is_told_and_logged_once(
+    tmp_path: Path, host: RecordingHost, clock: FakeClock, engine: IntentEngine,
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the state folder's parent should be")
+    state = blocker / "state"  # nobody, root included, can make a folder under a file
+    skills = Skills(host, skill_settings(state).skills, clock, default_volume=80)
+    (unreadable,) = _warnings(caplog)
+    assert f"cannot read {state / 'schedule.json'}" in unreadable
+    caplog.clear()
+
+    async with running(skills):
+        with host.events.subscribe() as sub:
+            reply = await ask(skills, engine, "Set a timer for ten minutes.")
+            assert reply.text == f"Timer set for ten minutes, {LOST}"
+            reply = await ask(skills, engine, "Add 5 minutes to the timer.")
+            assert reply.text == ("Added five minutes. The fifteen minute timer has fifteen "
+                                  "minutes left, but I couldn't save that: a restart will undo "
+                                  "it.")
+            reply = await ask(skills, engine, "Wake me up at 7 a.m.")
+            assert reply.text == f"Alarm set for seven o'clock AM today, {LOST}"
+            await settle()
+            clock.advance(600)  # 07:00: it rings although it was never saved
+            assert (await next_user_event(sub, "timer_ringing")).data["kind"] == "alarm"
+            reply = await ask(skills, engine, "Snooze.")
+            assert reply.text == f"Snoozing for nine minutes, {LOST}"
+            reply = await ask(skills, engine, "Cancel the timer.")
+            assert reply.text == ("Cancelled the fifteen minute timer, but I couldn't save that: "
+                                  "it may come back if I restart.")
+            reply = await ask(skills, engine, "Cancel my alarm.")
+            assert reply.text.endswith(", but I couldn't save that: it may come back if I "
+                                       "restart.")
+
+    (warning,) = _warnings(caplog)  # once for the whole outage
+    assert f"cannot save timers and alarms in {state}" in warning
+    assert "Not a directory" in warning and "skills.state_dir" in warning
+
+
+async def test_saving_works_again_when_the_folder_does(
+    tmp_path: Path, host: RecordingHost, clock: FakeClock, engine: IntentEngine,
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    skills = Skills(host, skill_settings(blocker / "state").skills, clock, default_volume=80)
+    reply = await ask(skills, engine, "Set a pasta timer for ten minutes.")
+    assert reply.text == f"Pasta timer set for ten minutes, {LOST}"
+    blocker.unlink()  # the folder can be made again
+    reply = await ask(skills, engine, "Set a timer for five minutes.")
+    assert reply.text == "Timer set for five minutes."
+    saved = json.loads((blocker / "state" / "schedule.json").read_text())
+    assert sorted(t["name"] for t in saved["timers"]) == ["", "pasta"]  # both, now saved
+    assert sum("cannot save" in w for w in _warnings(caplog)) == 1
