@@ -63,44 +63,58 @@ def scale(samples: Int16Array, volume: int) -> Int16Array:
 _PCM = 1
 _FLOAT = 3
 _EXTENSIBLE = 0xFFFE
+MIN_FILE_RATE_HZ = 8000  # what read_wav accepts: a header outside these is refused, not resampled
+MAX_FILE_RATE_HZ = 192000
+MAX_FILE_CHANNELS = 8
+_BITS = {_PCM: (8, 16, 24, 32), _FLOAT: (32, 64)}
 
 
 def read_wav(path: Path) -> Pcm:
-    """Read a 16-bit PCM WAV (plain or WAVE_FORMAT_EXTENSIBLE), mixed to mono."""
+    """Read a PCM WAV (plain or WAVE_FORMAT_EXTENSIBLE), mixed to mono: 8/16/24/32-bit integer
+    or 32/64-bit float samples, 8-192 kHz, 1-8 channels; anything else is an AudioFileError."""
     try:
         data = path.read_bytes()
     except OSError as err:
         raise AudioFileError(f"{path}: cannot read: {err.strerror}", fix="check the path"
                                ) from err
     tag, channels, rate, width, raw = _parse_riff(path, data)
+    _check_header(path, tag, channels, rate, width)
     raw = raw[: len(raw) // (width * channels) * width * channels]
     samples = _to_float(tag, width, raw)
-    if samples is None:
-        raise AudioFileError(
-            f"{path}: {8 * width}-bit {'float' if tag == _FLOAT else 'integer'} samples "
-            "are not supported",
-            fix=f"convert it: `sox {path} -b 16 out.wav`",
-        )
     mono = samples.reshape(-1, channels).mean(axis=1)
     return Pcm(np.clip(np.round(mono * 32768), -32768, 32767).astype(np.int16), rate)
 
 
-def _to_float(tag: int, width: int, raw: bytes) -> npt.NDArray[np.float64] | None:
-    """Samples as floats in [-1, 1) from 8/16/24/32-bit integer or 32/64-bit float PCM."""
-    out: npt.NDArray[np.float64]
-    if tag == _FLOAT and width in (4, 8):
-        out = np.frombuffer(raw, dtype=f"<f{width}").astype(np.float64)
-    elif tag != _PCM:
-        return None
-    elif width == 1:
-        out = (np.frombuffer(raw, dtype=np.uint8).astype(np.float64) - 128) / 128
-    elif width == 3:
+def _check_header(path: Path, tag: int, channels: int, rate: int, width: int) -> None:
+    """Refuse what no recording has (a 1 Hz rate would take hours to resample)."""
+    kind = "float" if tag == _FLOAT else "integer"
+
+    def refuse(what: str, allowed: str, fix: str) -> AudioFileError:
+        return AudioFileError(f"{path}: {what} not supported (allowed: {allowed})",
+                              fix=f"convert it: `sox {path} {fix} out.wav`")
+
+    if not MIN_FILE_RATE_HZ <= rate <= MAX_FILE_RATE_HZ:
+        raise refuse(f"a sample rate of {rate} Hz is",
+                     f"{MIN_FILE_RATE_HZ} to {MAX_FILE_RATE_HZ} Hz", f"-r {RATE_HZ}")
+    if not 1 <= channels <= MAX_FILE_CHANNELS:
+        raise refuse(f"{channels} channels are", f"1 to {MAX_FILE_CHANNELS}", "-c 1")
+    if 8 * width not in _BITS[tag]:
+        bits = "/".join(str(b) for b in _BITS[tag])
+        raise refuse(f"{8 * width}-bit {kind} samples are", f"{bits}-bit {kind}", "-b 16")
+
+
+def _to_float(tag: int, width: int, raw: bytes) -> npt.NDArray[np.float64]:
+    """Samples as floats in [-1, 1) from 8/16/24/32-bit integer or 32/64-bit float PCM (the
+    header was checked: nothing else comes here)."""
+    if tag == _FLOAT:
+        return np.frombuffer(raw, dtype=f"<f{width}").astype(np.float64)
+    if width == 1:
+        return (np.frombuffer(raw, dtype=np.uint8).astype(np.float64) - 128) / 128
+    if width == 3:
         b = np.frombuffer(raw, dtype=np.uint8).reshape(-1, 3).astype(np.int32)
-        out = ((b[:, 0] << 8) | (b[:, 1] << 16) | (b[:, 2] << 24)).astype(np.float64) / 2**31
-    elif width in (2, 4):
-        out = np.frombuffer(raw, dtype=f"<i{width}").astype(np.float64) / 2 ** (8 * width - 1)
-    else:
-        return None
+        return ((b[:, 0] << 8) | (b[:, 1] << 16) | (b[:, 2] << 24)).astype(np.float64) / 2**31
+    out: npt.NDArray[np.float64] = (
+        np.frombuffer(raw, dtype=f"<i{width}").astype(np.float64) / 2 ** (8 * width - 1))
     return out
 
 
@@ -131,10 +145,12 @@ def _parse_riff(path: Path, data: bytes) -> tuple[int, int, int, int, bytes]:
         raise bad(f"format {tag}, not PCM")
     channels = int.from_bytes(fmt[2:4], "little")
     rate = int.from_bytes(fmt[4:8], "little")
-    width = int.from_bytes(fmt[14:16], "little") // 8
-    if channels < 1 or rate < 1 or width < 1:
-        raise bad("empty fmt chunk")
-    return tag, channels, rate, width, raw
+    bits = int.from_bytes(fmt[14:16], "little")
+    if bits % 8:
+        raise AudioFileError(f"{path}: {bits}-bit samples are not supported (allowed: whole "
+                             "bytes: 8, 16, 24 or 32-bit integer, 32 or 64-bit float)",
+                             fix=f"convert it: `sox {path} -b 16 out.wav`")
+    return tag, channels, rate, bits // 8, raw
 
 
 def wav_bytes(pcm: Pcm) -> bytes:
