@@ -187,7 +187,7 @@ async def test_broken_state_file_starts_empty(
     (tmp_path / "schedule.json").write_text("{not json")
     skills = Skills(host, skill_settings(tmp_path).skills, clock, default_volume=80)
     assert not skills.book.schedule.timers
-    assert (tmp_path / "schedule.bad").exists()
+    assert (tmp_path / "schedule.json.bad").exists()
 
 
 class SwallowingHost(RecordingHost):
