@@ -11,6 +11,7 @@ that follows the file. Never set it in production.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import time
 from datetime import UTC, datetime, tzinfo
@@ -100,9 +101,10 @@ class FileClock:
 
     def wall(self) -> float:
         try:
-            return float(self.path.read_text().strip())
+            wall = float(self.path.read_text().strip())
         except (OSError, ValueError):
             return time.time()
+        return wall if math.isfinite(wall) else time.time()
 
     def monotonic(self) -> float:
         return self.wall()
