@@ -1,7 +1,8 @@
 """The hardware task the daemon runs: LEDs follow the events, buttons drive the controller.
 
 Without the ``pi`` extra or without the devices, the LEDs and/or buttons are disabled with one
-log line each and the task just waits: the speaker works without them.
+log line each and the task just waits: the speaker works without them. Only the LEDs subscribe to
+the events, and only while there are LEDs to animate.
 """
 
 from __future__ import annotations
@@ -51,13 +52,22 @@ async def run_hardware(
     for warning in wiring.warnings:
         _LOGGER.warning("%s", warning)
     loop = asyncio.get_running_loop()
-    with controller.events.subscribe() as events, _inputs(
-        wiring, settings, controller, loop, pin_factory
-    ):
+    with _inputs(wiring, settings, controller, loop, pin_factory):
         if sink is None:
             sink = _open_leds(wiring, pin_factory)
         if isinstance(sink, NullSink) or wiring.leds.count == 0:
-            await asyncio.Event().wait()  # nothing to animate: wait to be cancelled
+            # Nothing to animate, so no event subscription (the buttons only call the
+            # controller): one nobody reads would overflow. Wait to be cancelled.
+            await asyncio.Event().wait()
+        await _animate(sink, wiring, settings, controller, clock)
+
+
+async def _animate(
+    sink: LedSink, wiring: Wiring, settings: HardwareSettings, controller: Controller,
+    clock: Clock,
+) -> None:
+    """The LEDs follow the events until cancelled (subscribed before the state is read)."""
+    with controller.events.subscribe() as events:
         animator = Animator(
             sink, LedStyle.from_settings(settings.colors, wiring.leds.count,
                                          settings.volume_show_s),
