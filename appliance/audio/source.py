@@ -2,7 +2,10 @@
 
 A source is an async context manager whose ``frames()`` yields :data:`FRAME_BYTES` chunks. A
 capture device that is missing, busy or disappears raises :class:`AudioDeviceError`; the daemon's
-reconnect loop decides when to try again.
+reconnect loop decides when to try again. A live capture that delivers only digital silence is
+warned about and reopened by the source itself (:mod:`appliance.audio.silence`): PulseAudio
+moves a stream whose source went away to a fallback and leaves it there, and a new stream
+attaches to the configured source again.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from typing import Protocol
 import numpy as np
 
 from appliance.audio.format import FRAME_BYTES, FRAME_S, RATE_HZ, read_wav, resample
+from appliance.audio.silence import SILENCE_AFTER_S, Reopen, ReopenOnSilence, SoundBack
 from appliance.errors import AudioDeviceError
 
 _LOGGER = logging.getLogger(__name__)
@@ -44,11 +48,18 @@ def arecord_command(device: str) -> list[str]:
 
 
 class CommandSource:
-    """Raw 16 kHz mono S16_LE from a child process's stdout."""
+    """Raw 16 kHz mono S16_LE from a child process's stdout.
 
-    def __init__(self, argv: Sequence[str]) -> None:
+    With ``silence``, digital silence restarts the child (see :class:`ReopenOnSilence`);
+    ``label`` names the microphone in the log (the device, or the command).
+    """
+
+    def __init__(self, argv: Sequence[str], *, label: str = "",
+                 silence: ReopenOnSilence | None = None) -> None:
         self.argv = list(argv)
         self.name = " ".join(self.argv)
+        self.label = label or self.name
+        self.silence = silence
         self._proc: asyncio.subprocess.Process | None = None
 
     async def __aenter__(self) -> CommandSource:
@@ -57,12 +68,22 @@ class CommandSource:
                 f"capture program '{self.argv[0]}' is not installed",
                 fix="install alsa-utils (`apt install alsa-utils`) or set audio.input.command",
             )
-        self._proc = await asyncio.create_subprocess_exec(
-            *self.argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
-        )
+        await self._start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        await self._stop()
+
+    async def _start(self) -> None:
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                *self.argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+            )
+        except OSError as err:
+            raise AudioDeviceError(f"cannot start the capture program: {self.name}: {err}",
+                                   fix="check audio.input.command / alsa-utils") from err
+
+    async def _stop(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None and proc.returncode is None:
             proc.terminate()
@@ -73,14 +94,29 @@ class CommandSource:
                 await proc.wait()
 
     async def frames(self) -> AsyncIterator[bytes]:
-        proc = self._proc
-        if proc is None or proc.stdout is None:
+        if self._proc is None:
             raise RuntimeError("open the source with 'async with' first")
         while True:
-            try:
-                yield await proc.stdout.readexactly(FRAME_BYTES)
-            except asyncio.IncompleteReadError:
-                raise await self._failure(proc) from None
+            frame = await self._read()
+            yield frame
+            verdict = self.silence.feed(frame, FRAME_S) if self.silence is not None else None
+            if isinstance(verdict, Reopen):
+                _log_reopen(self.label, verdict)
+                await self._stop()
+                await self._start()
+            elif isinstance(verdict, SoundBack):
+                _LOGGER.info("the microphone '%s' hears sound again after %.0f s of digital "
+                             "silence (reopened %s)", self.label, verdict.silent_s,
+                             _times(verdict.reopens))
+
+    async def _read(self) -> bytes:
+        proc = self._proc
+        if proc is None or proc.stdout is None:
+            raise RuntimeError("the capture process is not running")
+        try:
+            return await proc.stdout.readexactly(FRAME_BYTES)
+        except asyncio.IncompleteReadError:
+            raise await self._failure(proc) from None
 
     async def _failure(self, proc: asyncio.subprocess.Process) -> AudioDeviceError:
         stderr = b""
@@ -96,6 +132,32 @@ class CommandSource:
             fix="check the microphone is connected and not used by another program; "
             "`appliance devices` lists names for audio.input.device",
         )
+
+
+def silence_cause(label: str) -> tuple[str, str]:
+    """Why a live microphone delivers digital silence, and the fix if reopening does not help."""
+    if any(word in label for word in ("pulse", "pipewire", "parec", "pw-record")):
+        return ("its source may have gone (PulseAudio moved the capture to another source, "
+                "such as a monitor)", "`pactl list short sources` shows the sources, "
+                "`pactl set-default-source NAME` picks one")
+    return ("it may be switched off or muted in the mixer, unplugged, or the wrong device",
+            "`alsamixer` (F4 for capture, space switches it on); `appliance devices` lists "
+            "the devices")
+
+
+def _times(count: int) -> str:
+    return {1: "once", 2: "twice"}.get(count, f"{count} times")
+
+
+def _log_reopen(label: str, reopen: Reopen) -> None:
+    if reopen.count == 1:
+        cause, fix = silence_cause(label)
+        _LOGGER.warning("the microphone '%s' has delivered only digital silence for %.0f s: %s; "
+                        "reopening it (if it stays silent: %s)", label, reopen.silent_s, cause,
+                        fix)
+    else:
+        _LOGGER.debug("the microphone '%s' is still digitally silent after %.0f s; reopening it "
+                      "again (next after %.0f s more)", label, reopen.silent_s, reopen.next_s)
 
 
 class WavSource:
@@ -132,10 +194,15 @@ class WavSource:
                 await asyncio.sleep(0)
 
 
-def open_source(device: str, command: Sequence[str], audio_in: Path | None) -> AudioSource:
-    """The configured microphone: a WAV file (``--audio-in``), a command, or an ALSA device."""
+def open_source(device: str, command: Sequence[str], audio_in: Path | None, *,
+                silence_after_s: float = SILENCE_AFTER_S) -> AudioSource:
+    """The configured microphone: a WAV file (``--audio-in``), a command, or an ALSA device.
+
+    A live one is reopened after ``silence_after_s`` of digital silence (0: never).
+    """
     if audio_in is not None:
         return WavSource(audio_in, realtime=True)
+    silence = ReopenOnSilence(silence_after_s) if silence_after_s > 0 else None
     if command:
-        return CommandSource(command)
-    return CommandSource(arecord_command(device))
+        return CommandSource(command, label=" ".join(command), silence=silence)
+    return CommandSource(arecord_command(device), label=device, silence=silence)
