@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import shutil
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -26,6 +27,8 @@ from appliance.audio.silence import SILENCE_AFTER_S, Reopen, ReopenOnSilence, So
 from appliance.errors import AudioDeviceError
 
 _LOGGER = logging.getLogger(__name__)
+
+_ERROR_WORDS = re.compile(r"error|unable|cannot|can't|no such|busy|denied|refused", re.IGNORECASE)
 
 
 class AudioSource(Protocol):
@@ -125,13 +128,22 @@ class CommandSource:
                 stderr = await asyncio.wait_for(proc.stderr.read(), 1.0)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(proc.wait(), 1.0)
-        detail = stderr.decode(errors="replace").strip().splitlines()
-        why = detail[-1] if detail else f"exit code {proc.returncode}"
+        why = failure_reason(stderr.decode(errors="replace")) or f"exit code {proc.returncode}"
         return AudioDeviceError(
             f"capture device stopped: {self.name}: {why}",
             fix="check the microphone is connected and not used by another program; "
             "`appliance devices` lists names for audio.input.device",
         )
+
+
+def failure_reason(stderr: str) -> str:
+    """The line of a capture program's stderr that says what went wrong: the first that names
+    an error (arecord follows PulseAudio's reason with a dump of hardware parameters)."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    named = [line for line in lines if _ERROR_WORDS.search(line)]
+    if named:
+        return named[0]
+    return lines[-1] if lines else ""
 
 
 def silence_cause(label: str) -> tuple[str, str]:
