@@ -146,9 +146,14 @@ def failure_reason(stderr: str) -> str:
     return lines[-1] if lines else ""
 
 
+def through_sound_server(label: str) -> bool:
+    """The device or command records through PulseAudio (or PipeWire's PulseAudio server)."""
+    return any(word in label for word in ("pulse", "pipewire", "parec", "pw-record"))
+
+
 def silence_cause(label: str) -> tuple[str, str]:
     """Why a live microphone delivers digital silence, and the fix if reopening does not help."""
-    if any(word in label for word in ("pulse", "pipewire", "parec", "pw-record")):
+    if through_sound_server(label):
         return ("its source may have gone (PulseAudio moved the capture to another source, "
                 "such as a monitor)", "`pactl list short sources` shows the sources, "
                 "`pactl set-default-source NAME` picks one")

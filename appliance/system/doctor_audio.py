@@ -15,7 +15,7 @@ import numpy as np
 
 from appliance.audio.format import FRAME_BYTES, RATE_HZ, Int16Array
 from appliance.audio.sink import open_sink
-from appliance.audio.source import open_source
+from appliance.audio.source import open_source, through_sound_server
 from appliance.errors import AudioDeviceError
 from appliance.settings import Settings
 from appliance.system.doctor_context import CheckResult, DoctorContext, Status
@@ -38,17 +38,20 @@ class Level:
     rms_dbfs: float
     peak_dbfs: float
     clipped: float  # fraction of samples at full scale
+    flat: bool = False  # every sample the same value: digital silence, not a quiet room
 
 
 def measure_level(samples: Int16Array) -> Level:
-    """RMS and peak level in dBFS (-inf for digital silence) and the clipped fraction."""
+    """RMS and peak level in dBFS (-inf for all zeros), the clipped fraction, and whether the
+    recording is digital silence (peak-to-peak 0: a live microphone always has some noise)."""
     if len(samples) == 0:
         return Level(-math.inf, -math.inf, 0.0)
     data = samples.astype(np.float64)
     rms = math.sqrt(float(np.mean(data * data)))
     peak = float(np.max(np.abs(data)))
     clipped = float(np.mean((samples >= 32767) | (samples <= -32768)))
-    return Level(_dbfs(rms), _dbfs(peak), clipped)
+    flat = int(samples.max()) == int(samples.min())
+    return Level(_dbfs(rms), _dbfs(peak), clipped, flat)
 
 
 def _dbfs(value: float) -> float:
@@ -59,6 +62,13 @@ def capture_verdict(device: str, level: Level) -> CheckResult:
     """What a recording's level says about the microphone (pure)."""
     text = (f"'{device}': level {level.rms_dbfs:.1f} dBFS RMS, peak {level.peak_dbfs:.1f} dBFS, "
             f"{level.clipped:.2%} clipped")
+    if level.flat:
+        value = "0" if level.peak_dbfs == -math.inf else "the same value"
+        return CheckResult(
+            "capture", Status.FAIL,
+            f"{text}: hears nothing: digital silence (every sample is {value}), not a quiet room",
+            _digital_silence_fix(device),
+        )
     if level.rms_dbfs < SILENT_DBFS:
         return CheckResult(
             "capture", Status.FAIL, f"{text}: hears nothing",
@@ -75,6 +85,17 @@ def capture_verdict(device: str, level: Level) -> CheckResult:
     return CheckResult("capture", Status.OK, text + note)
 
 
+def _digital_silence_fix(device: str) -> str:
+    if through_sound_server(device):
+        return ("the PulseAudio source is muted, not the microphone, or a sink's monitor that "
+                "nothing plays into: `pactl list short sources` lists them, `pactl "
+                "set-default-source NAME` picks one, `pactl set-source-mute NAME 0` unmutes it "
+                "(or `alsamixer`, F4 for capture)")
+    return ("the capture is switched off or muted in the mixer: `alsamixer` (F6 picks the card, "
+            "F4 shows capture, space switches it on); or it is not the microphone: "
+            f"{_DEVICES_FIX}audio.input.device NAME`")
+
+
 async def record(settings: Settings, seconds: float) -> Int16Array:
     """``seconds`` of microphone audio through the daemon's capture path."""
     cfg = settings.audio.input
@@ -83,7 +104,7 @@ async def record(settings: Settings, seconds: float) -> Int16Array:
     try:
         async with (
             asyncio.timeout(seconds + OPEN_TIMEOUT_S),
-            open_source(cfg.device, cfg.command, None) as source,
+            open_source(cfg.device, cfg.command, None, silence_after_s=0) as source,
         ):
             stream = source.frames()
             try:
