@@ -84,12 +84,12 @@ def capture_sources(pulse: PulseTestDevices) -> list[str]:
 
 @pytest.fixture
 def restore_mic(pulse: PulseTestDevices) -> Iterator[None]:
-    """The session's ``mic`` sink and the default devices are as before, whatever happens."""
+    """The session's ``mic`` sink is there afterwards, whatever happens. (The default devices
+    are left to PulseAudio: setting them would make them "configured", and PulseAudio then moves
+    the stream back by itself. Every test names its devices.)"""
     yield
     if mic_module(pulse) is None:
         pactl(pulse, "load-module", "module-null-sink", *MIC_ARGS)
-    pactl(pulse, "set-default-sink", "mic")
-    pactl(pulse, "set-default-source", "mic.monitor")
 
 
 def play_noise(pulse: PulseTestDevices, folder: Path, seconds: float) -> subprocess.Popen[bytes]:
