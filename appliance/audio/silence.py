@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 SILENCE_AFTER_S = 10.0  # digital silence this long is reported (and the capture reopened)
-SILENCE_MAX_S = 300.0  # still silent after a reopen: wait twice as long each time, up to this
+SILENCE_MAX_S = 60.0  # still silent after a reopen: wait twice as long each time, up to this
 _EPS_S = 1e-6  # frame durations add up in floating point: 125 x 0.08 is not exactly 10.0
 
 

@@ -105,13 +105,15 @@ def test_sound_that_returns_before_the_first_reopen_is_not_news() -> None:
 
 
 def test_eighty_millisecond_frames_reopen_at_ten_seconds() -> None:
-    policy = ReopenOnSilence()  # the defaults: after 10 s, at most every 300 s
+    policy = ReopenOnSilence()  # the defaults: after 10 s, then 20, 40, 60, 60 ... s more
     verdicts = [policy.feed(ZEROS, FRAME_S) for _ in range(125)]
     assert verdicts[:124] == [None] * 124
     first = verdicts[124]
     assert isinstance(first, Reopen)
     assert first.silent_s == pytest.approx(10.0)
     assert (first.count, first.next_s) == (1, 20.0)
+    later = [policy.feed(ZEROS, 1.0) for _ in range(200)]
+    assert [r.next_s for r in later if isinstance(r, Reopen)] == [40.0, 60.0, 60.0, 60.0]
 
 
 # -- the source: a real child process, restarted ---------------------------------------------
