@@ -18,13 +18,15 @@ import aiomqtt
 from appliance.backoff import Backoff
 from appliance.errors import ApplianceError
 from appliance.mqtt.settings import MqttSettings, resolve_client_id, resolve_site_id
+from appliance.mqtt.tasks import TopicQueues
 from appliance.mqtt.topics import Topics
 
 _LOGGER = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 10.0
-MAX_QUEUED_INCOMING = 256
+MAX_QUEUED_INCOMING = 256  # in all; each topic has a smaller bound (fair_queue)
 
 Serve = Callable[[aiomqtt.Client], Awaitable[None]]
+QueueType = type[asyncio.Queue[aiomqtt.Message]]
 
 
 class BrokerError(ApplianceError):
@@ -49,17 +51,42 @@ def tls_context(settings: MqttSettings) -> ssl.SSLContext | None:
     return context
 
 
+def fair_queue(per_topic: int, on_drop: Callable[[str], None]) -> QueueType:
+    """An incoming queue for aiomqtt (its ``queue_type``) that serves the topics in turn, at
+    most ``per_topic`` messages each (:class:`TopicQueues`): a flood on one topic delays a
+    command on another by one message at most. ``on_drop(topic)``: the oldest message of
+    ``topic`` made room for a new one."""
+
+    class FairQueue(asyncio.Queue[aiomqtt.Message]):
+        _queue: TopicQueues[aiomqtt.Message]
+
+        def _init(self, maxsize: int) -> None:
+            self._queue = TopicQueues(per_topic)
+
+        def _put(self, item: aiomqtt.Message) -> None:
+            topic = str(item.topic)
+            if not self._queue.put(topic, item):
+                on_drop(topic)
+
+        def _get(self) -> aiomqtt.Message:
+            return self._queue.pop()
+
+    return FairQueue
+
+
 def make_client(
-    settings: MqttSettings, *, client_id: str, will_topic: str | None
+    settings: MqttSettings, *, client_id: str, will_topic: str | None,
+    queue_type: QueueType | None = None,
 ) -> aiomqtt.Client:
-    """A new client (one per attempt); with ``will_topic`` the broker says ``offline`` for us."""
+    """A new client (one per attempt); with ``will_topic`` the broker says ``offline`` for us.
+    ``queue_type``: how incoming messages wait (default: one FIFO queue)."""
     will = aiomqtt.Will(will_topic, "offline", qos=1, retain=True) if will_topic else None
     return aiomqtt.Client(
         settings.host, settings.port,
         username=settings.username or None, password=settings.password or None,
         identifier=client_id, will=will, keepalive=settings.keepalive_s,
         tls_context=tls_context(settings), timeout=CONNECT_TIMEOUT_S,
-        max_queued_incoming_messages=MAX_QUEUED_INCOMING,
+        queue_type=queue_type, max_queued_incoming_messages=MAX_QUEUED_INCOMING,
     )
 
 
@@ -141,18 +168,21 @@ class _Outage:
 
 async def connection_loop(
     settings: MqttSettings, will_topic: str, serve: Serve, backoff: Backoff | None = None,
+    queue_type: QueueType | None = None,
 ) -> None:
     """Connect, ``serve`` the connection until it drops, wait, repeat; until cancelled.
 
     ``backoff`` (default: from ``reconnect_initial_s`` to ``reconnect_max_s``) is reset by each
-    successful connection."""
+    successful connection; ``queue_type`` is :func:`make_client`'s."""
     client_id = resolve_client_id(settings, resolve_site_id(settings))
     if backoff is None:
         backoff = Backoff(settings.reconnect_initial_s, settings.reconnect_max_s)
     outage = _Outage(f"{settings.host}:{settings.port}", backoff)
     while True:
         try:
-            client = make_client(settings, client_id=client_id, will_topic=will_topic)
+            client = make_client(
+                settings, client_id=client_id, will_topic=will_topic, queue_type=queue_type
+            )
             async with client:
                 outage.connected()
                 await serve(client)

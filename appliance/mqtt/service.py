@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import aiomqtt
 
 from appliance.controller import Controller, Recognition, Reply
-from appliance.mqtt.connection import connection_loop
+from appliance.mqtt.connection import connection_loop, fair_queue
 from appliance.mqtt.dialogue import Dialogue, HermesIntentHandler
 from appliance.mqtt.discovery import DeviceInfo
 from appliance.mqtt.inbound import Inbound
@@ -25,12 +25,14 @@ from appliance.mqtt.topics import Topics
 _LOGGER = logging.getLogger(__name__)
 WARN_INTERVAL_S = 60.0
 OFFLINE_TIMEOUT_S = 2.0
+MAX_WAITING_PER_TOPIC = 16  # messages of one topic waiting to be handled; then the oldest goes
 
 
 @dataclass
 class Stats:
     received: int = 0  # messages taken from the broker and fully handled
     rejected: int = 0  # of which unusable (bad payload, unknown topic)
+    dropped: int = 0  # not handled: too many were waiting on their topic
 
 
 class MqttService:
@@ -69,8 +71,10 @@ class MqttService:
         try:
             async with asyncio.TaskGroup() as group:
                 group.create_task(self._follow_events(), name="mqtt-events")
+                inbox = fair_queue(MAX_WAITING_PER_TOPIC, self._dropped)
                 group.create_task(
-                    connection_loop(self.settings, self.topics.availability, self._serve),
+                    connection_loop(self.settings, self.topics.availability, self._serve,
+                                    queue_type=inbox),
                     name="mqtt-connection",
                 )
         finally:
@@ -99,6 +103,12 @@ class MqttService:
             raise
         finally:
             self._link.detach()
+
+    def _dropped(self, topic: str) -> None:
+        """Too many were waiting on ``topic``: its oldest message was dropped (called by the
+        connection's incoming queue)."""
+        self.stats.dropped += 1
+        self._warn(topic, f"more than {MAX_WAITING_PER_TOPIC} waiting; dropped the oldest")
 
     @property
     def subscriptions(self) -> list[str]:

@@ -1,13 +1,21 @@
-"""A small, bounded set of named tasks (speaking a Hermes ``say`` must not block the inbox)."""
+"""Flood control for the MQTT service: what a burst of incoming messages may start.
+
+- :class:`TaskSet`: a small, bounded set of named tasks (speaking a Hermes ``say`` must not
+  block the inbox).
+- :class:`TopicQueues`: the messages waiting to be handled, a bounded queue per topic, served
+  in turn, so a flood on one topic cannot hold up the others.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
-from typing import Any
+from collections import OrderedDict, deque
+from collections.abc import Coroutine, Iterator
+from typing import Any, Generic, TypeVar
 
 _LOGGER = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class TaskSet:
@@ -39,3 +47,48 @@ class TaskSet:
             task.cancel()
         # Failures were logged by _done; cancellations are what we asked for.
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class TopicQueues(Generic[T]):
+    """Items waiting, in a queue of at most ``per_topic`` for each topic, served in turn.
+
+    Topics take turns (round robin), so an item waits behind at most one item of every other
+    busy topic. When a topic's queue is full its oldest item makes room: for commands, the
+    latest one counts. Holds the storage of :func:`appliance.mqtt.connection.fair_queue`.
+    """
+
+    def __init__(self, per_topic: int) -> None:
+        self._per_topic = per_topic
+        self._queues: OrderedDict[str, deque[T]] = OrderedDict()
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[T]:
+        for queue in self._queues.values():
+            yield from queue
+
+    def put(self, topic: str, item: T) -> bool:
+        """Queue ``item``; False if the topic's oldest item was dropped to make room for it."""
+        queue = self._queues.setdefault(topic, deque())
+        full = len(queue) >= self._per_topic
+        if full:
+            queue.popleft()
+        else:
+            self._count += 1
+        queue.append(item)
+        return not full
+
+    def pop(self) -> T:
+        """The oldest item of the topic whose turn it is (IndexError when empty)."""
+        if not self._queues:
+            raise IndexError("pop from empty TopicQueues")
+        topic, queue = next(iter(self._queues.items()))
+        item = queue.popleft()
+        self._count -= 1
+        if queue:
+            self._queues.move_to_end(topic)  # its turn is over
+        else:
+            del self._queues[topic]
+        return item

@@ -1,0 +1,104 @@
+"""Floods of commands, against a real mosquitto: other commands still get through at once.
+
+Each test sends a flood, then a command on another topic, and measures (monotonic clock) how
+long the controller took to see that command after it was sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import aiomqtt
+
+from appliance.mqtt.service import MqttService
+from tests.controllers import RecordingController
+from tests.mqtt.broker import Mosquitto
+from tests.mqtt.fakes import FakeController
+from tests.mqtt.helpers import (
+    mqtt_settings,
+    recording_client,
+    running,
+    text,
+    wait_until,
+)
+
+LOGGER = logging.getLogger(__name__)
+COMMAND_BOUND_S = 5.0  # generous: on a quiet machine it is well under a second
+
+
+def _all_handled(service: MqttService, count: int) -> bool:
+    return service.stats.received + service.stats.dropped >= count
+
+
+async def _flood(client: aiomqtt.Client, topic: str, payloads: list[str]) -> None:
+    for payload in payloads:
+        await client.publish(topic, payload)
+
+
+class SpeakingController(FakeController):
+    """Each announcement takes a while, as a spoken one does."""
+
+    async def say(self, text: str) -> None:
+        await super().say(text)
+        await asyncio.sleep(0.05)
+
+
+async def _timed_mute(sender: aiomqtt.Client, service: MqttService,
+                      controller: RecordingController) -> float:
+    sent = time.monotonic()
+    await sender.publish(service.topics.sub("mute/set"), "ON")
+    await controller.wait_for("set_muted", timeout_s=COMMAND_BOUND_S)
+    return time.monotonic() - sent
+
+
+async def test_a_flood_of_say_does_not_delay_mute(broker: Mosquitto) -> None:
+    controller = SpeakingController()
+    service = MqttService(mqtt_settings(broker.port), controller)
+    mute = service.topics.sub("mute")
+    async with (
+        recording_client(broker.port, (service.topics.availability, mute)) as rec,
+        recording_client(broker.port, ()) as sender,
+        running(service, rec),
+    ):
+        mark = len(rec.messages)
+        texts = [f"announcement {i}" for i in range(5000)]
+        await _flood(sender.client, service.topics.sub("say"), texts)
+        took_s = await _timed_mute(sender.client, service, controller)
+        await rec.wait_for(mute, lambda m: text(m) == "ON", after=mark)
+        await wait_until(lambda: _all_handled(service, 5001), "the flood handled")
+    spoken = [str(t) for t in controller.named("say")]
+    LOGGER.info("mute/set after 5000 say: %.3f s; %d spoken, %d refused, %d dropped", took_s,
+                len(spoken), service.stats.rejected, service.stats.dropped)
+    assert took_s < COMMAND_BOUND_S
+    assert controller.named("set_muted") == [True]
+    assert 1 <= len(spoken) < 5000
+    assert spoken == sorted(spoken, key=texts.index)  # in the order sent, some left out
+
+
+async def test_a_flood_of_slow_commands_does_not_starve_another_topic(
+    broker: Mosquitto,
+) -> None:
+    """Each threshold command waits for the broker to take its new retained state."""
+    controller = FakeController()
+    service = MqttService(mqtt_settings(broker.port), controller)
+    mute = service.topics.sub("mute")
+    async with (
+        recording_client(broker.port, (service.topics.availability, mute)) as rec,
+        recording_client(broker.port, ()) as sender,
+        running(service, rec),
+    ):
+        mark = len(rec.messages)
+        values = [f"0.{10 + i % 80}" for i in range(5000)]
+        await _flood(sender.client, service.topics.sub("wake/threshold/set"), values)
+        took_s = await _timed_mute(sender.client, service, controller)
+        await rec.wait_for(mute, lambda m: text(m) == "ON", after=mark)
+        await wait_until(lambda: _all_handled(service, 5001), "the flood handled")
+    handled = controller.named("set_wake_threshold")
+    LOGGER.info("mute/set after 5000 wake/threshold/set: %.3f s; %d handled, %d dropped",
+                took_s, len(handled), service.stats.dropped)
+    assert took_s < COMMAND_BOUND_S
+    assert controller.named("set_muted") == [True]
+    assert service.stats.received + service.stats.dropped == 5001
+    assert handled[-1] == float(values[-1])  # the latest command is never the one dropped
