@@ -49,6 +49,10 @@ class Dialogue:
         self._open.pop(session_id, None)
         return opened
 
+    def in_session(self, session_id: str) -> bool:
+        """True while ``session_id`` is an open dialogue session (not an announcement)."""
+        return session_id in self._open
+
     def is_ours(self, session_id: str) -> bool:
         return session_id in self._open or session_id in self._announced
 

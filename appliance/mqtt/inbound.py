@@ -122,7 +122,6 @@ class Inbound:
             self._spawn_speech(self._say_then_finish(request), "mqtt-hermes-say")
 
     async def _say_then_finish(self, request: hermes.SayRequest) -> None:
-        self._outbound.expect_say(request.text)
         try:
             await self._controller.say(request.text)
         except Exception as err:  # reported like Rhasspy does: the say is finished either way

@@ -7,7 +7,6 @@ late subscribers always see the current state even after the broker was away.
 from __future__ import annotations
 
 import logging
-from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -55,7 +54,6 @@ class Outbound:
         self._hermes_on = hermes_on
         self._dialogue = dialogue
         self._retained: dict[str, str] = {}
-        self._say_texts: deque[str] = deque(maxlen=32)  # Hermes says whose finish we report
         self._handlers: dict[type[Event], Callable[[Any], Awaitable[None]]] = {
             StateChanged: self._on_state, VolumeChanged: self._on_volume,
             MuteChanged: self._on_mute, WakeDetected: self._on_wake,
@@ -155,17 +153,15 @@ class Outbound:
     async def _on_response(self, event: ResponseReady) -> None:
         await self.retain(tp.RESPONSE, _text_json(event.text, event.session_id))
 
-    def expect_say(self, text: str) -> None:
-        """A Hermes ``say`` is being spoken: its own task reports ``sayFinished`` with its id."""
-        self._say_texts.append(text)
-
     async def _on_speech_finished(self, event: SpeechFinished) -> None:
-        if event.text in self._say_texts:
-            self._say_texts.remove(event.text)
-            return
-        await self._hermes(hermes.say_finished(self._site_id, "", event.session_id or None))
+        """An answer in a dialogue session. Announcements (a Hermes ``say`` among them, which
+        its own task reports with its id) are not: exactly one ``sayFinished`` per say."""
+        if self._dialogue.in_session(event.session_id):
+            await self._hermes(hermes.say_finished(self._site_id, "", event.session_id))
 
     async def say_finished(self, request: hermes.SayRequest) -> None:
+        """The one ``sayFinished`` of an accepted Hermes ``say`` (spoken, cut short or failed);
+        a say refused at the door (too many waiting) gets none."""
         site, session = self._site_id, request.session_id
         await self._hermes(hermes.say_finished(site, request.request_id, session))
 

@@ -7,6 +7,7 @@ long the controller took to see that command after it was sent.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 
@@ -17,6 +18,7 @@ from tests.controllers import RecordingController
 from tests.mqtt.broker import Mosquitto
 from tests.mqtt.fakes import FakeController
 from tests.mqtt.helpers import (
+    as_json,
     mqtt_settings,
     recording_client,
     running,
@@ -26,6 +28,7 @@ from tests.mqtt.helpers import (
 
 LOGGER = logging.getLogger(__name__)
 COMMAND_BOUND_S = 5.0  # generous: on a quiet machine it is well under a second
+SAY_FINISHED = "hermes/tts/sayFinished"
 
 
 def _all_handled(service: MqttService, count: int) -> bool:
@@ -102,3 +105,30 @@ async def test_a_flood_of_slow_commands_does_not_starve_another_topic(
     assert controller.named("set_muted") == [True]
     assert service.stats.received + service.stats.dropped == 5001
     assert handled[-1] == float(values[-1])  # the latest command is never the one dropped
+
+
+async def test_a_flood_of_hermes_say_finishes_each_accepted_say_once(broker: Mosquitto) -> None:
+    controller = FakeController()
+    service = MqttService(mqtt_settings(broker.port), controller)
+    site = service.site_id
+    async with (
+        recording_client(broker.port, (service.topics.availability, SAY_FINISHED)) as rec,
+        recording_client(broker.port, ()) as sender,
+        running(service, rec),
+    ):
+        requests = [json.dumps({"text": f"say {i}", "siteId": site, "id": f"req-{i}"})
+                    for i in range(1000)]
+        await _flood(sender.client, "hermes/tts/say", requests)
+        await wait_until(lambda: _all_handled(service, 1000), "the flood handled")
+        # A last say, once the flood is through: its sayFinished comes after all the others.
+        last = json.dumps({"text": "the last", "siteId": site, "id": "req-last"})
+        await sender.client.publish("hermes/tts/say", last)
+        await rec.wait_for(SAY_FINISHED, lambda m: as_json(m)["id"] == "req-last")
+    spoken = [str(t) for t in controller.named("say")]
+    finished = [as_json(m)["id"] for m in rec.on(SAY_FINISHED)]
+    LOGGER.info("1000 Hermes say: %d spoken, %d sayFinished", len(spoken), len(finished))
+    assert spoken[-1] == "the last"
+    assert sorted(finished) == sorted(
+        "req-last" if t == "the last" else "req-" + t.removeprefix("say ") for t in spoken
+    )
+    assert len(finished) == len(set(finished)) == len(spoken)
