@@ -20,12 +20,14 @@ from appliance.mqtt.link import Link, cancel_checkpoint
 from appliance.mqtt.outbound import Outbound
 from appliance.mqtt.payloads import WarnLimiter
 from appliance.mqtt.settings import MqttSettings, resolve_site_id
+from appliance.mqtt.tasks import Coalesced
 from appliance.mqtt.topics import Topics
 
 _LOGGER = logging.getLogger(__name__)
 WARN_INTERVAL_S = 60.0
 OFFLINE_TIMEOUT_S = 2.0
 MAX_WAITING_PER_TOPIC = 16  # messages of one topic waiting to be handled; then the oldest goes
+HA_ONLINE_SETTLE_S = 1.0  # Home Assistant said "online": republish once, this long after
 
 
 @dataclass
@@ -50,13 +52,14 @@ class MqttService:
         self._clock = clock
         self._limiter = WarnLimiter(WARN_INTERVAL_S)
         self._link = Link()
+        self._republish = Coalesced(self._publish_discovery, HA_ONLINE_SETTLE_S, "mqtt-discovery")
         dialogue = Dialogue()
         self._outbound = Outbound(
             self._link, self.topics, self.site_id, hermes_on=settings.hermes, dialogue=dialogue
         )
         self._inbound = Inbound(
             controller, self.topics, self.site_id, hermes_on=settings.hermes, dialogue=dialogue,
-            outbound=self._outbound, warn=self._warn, on_ha_online=self._publish_discovery,
+            outbound=self._outbound, warn=self._warn, on_ha_online=self._ha_online,
         )
         self.intent_handler = HermesIntentHandler(
             dialogue, self._outbound.announce_intent, settings.hermes_reply_timeout_s
@@ -103,6 +106,7 @@ class MqttService:
             raise
         finally:
             self._link.detach()
+            await self._republish.close()
 
     def _dropped(self, topic: str) -> None:
         """Too many were waiting on ``topic``: its oldest message was dropped (called by the
@@ -120,6 +124,12 @@ class MqttService:
         if not await self._inbound.handle(topic, data):
             self.stats.rejected += 1
         self.stats.received += 1
+
+    async def _ha_online(self) -> None:
+        """A burst of "online" (however long) republishes once; commands do not wait for it."""
+        if self._republish.request():
+            _LOGGER.debug("Home Assistant is online: discovery again in %.1f s",
+                          HA_ONLINE_SETTLE_S)
 
     async def _publish_discovery(self) -> None:
         await self._outbound.publish_discovery(self._device())

@@ -2,6 +2,7 @@
 
 - :class:`TaskSet`: a small, bounded set of named tasks (speaking a Hermes ``say`` must not
   block the inbox).
+- :class:`Coalesced`: one job that a burst of requests runs once (Home Assistant's ``online``).
 - :class:`TopicQueues`: the messages waiting to be handled, a bounded queue per topic, served
   in turn, so a flood on one topic cannot hold up the others.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import OrderedDict, deque
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, Generic, TypeVar
 
 _LOGGER = logging.getLogger(__name__)
@@ -47,6 +48,30 @@ class TaskSet:
             task.cancel()
         # Failures were logged by _done; cancellations are what we asked for.
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+class Coalesced:
+    """``job`` run ``settle_s`` after it was asked for; asking again while it waits or runs
+    changes nothing, so a burst of requests runs it once."""
+
+    def __init__(self, job: Callable[[], Awaitable[None]], settle_s: float, name: str) -> None:
+        self._job = job
+        self._settle_s = settle_s
+        self._name = name
+        self._task = TaskSet(1)
+
+    def request(self) -> bool:
+        """True if this started the job; False if it was already waiting or running."""
+        if self._task:
+            return False
+        return self._task.spawn(self._settled(), self._name)
+
+    async def _settled(self) -> None:
+        await asyncio.sleep(self._settle_s)
+        await self._job()
+
+    async def close(self) -> None:
+        await self._task.close()
 
 
 class TopicQueues(Generic[T]):

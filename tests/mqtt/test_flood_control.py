@@ -1,4 +1,4 @@
-"""The flood-control parts on their own: the per-topic queues."""
+"""The flood-control parts on their own: per-topic queues, the coalesced job."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import aiomqtt
 import pytest
 
 from appliance.mqtt.connection import fair_queue
-from appliance.mqtt.tasks import TopicQueues
+from appliance.mqtt.tasks import Coalesced, TopicQueues
+from tests.mqtt.helpers import wait_until
 
 TIMEOUT_S = 5.0
 
@@ -44,3 +45,40 @@ async def test_the_incoming_queue_serves_a_late_topic_next_and_reports_drops() -
     assert (str(second.topic), second.payload) == ("a/mute/set", b"ON")
     assert [m.payload for m in (queue.get_nowait() for _ in range(3))] == [b"97", b"98", b"99"]
     assert queue.empty()
+
+
+async def test_a_burst_of_requests_runs_the_job_once() -> None:
+    runs: list[int] = []
+    done = asyncio.Event()
+
+    async def job() -> None:
+        runs.append(len(runs))
+        done.set()
+
+    coalesced = Coalesced(job, settle_s=0.05, name="test-job")
+    try:
+        started = [coalesced.request() for _ in range(1000)]
+        assert started.count(True) == 1
+        await asyncio.wait_for(done.wait(), TIMEOUT_S)
+        assert runs == [0]
+        done.clear()
+        # Once that run is over, a new burst runs it again.
+        await wait_until(coalesced.request, "a second run accepted")
+        await asyncio.wait_for(done.wait(), TIMEOUT_S)
+        assert runs == [0, 1]
+    finally:
+        await coalesced.close()
+
+
+async def test_closing_cancels_a_job_still_waiting() -> None:
+    runs: list[str] = []
+
+    async def job() -> None:
+        runs.append("ran")
+
+    coalesced = Coalesced(job, settle_s=60.0, name="test-job")
+    assert coalesced.request()
+    await asyncio.wait_for(coalesced.close(), TIMEOUT_S)
+    assert runs == []
+    assert coalesced.request()  # usable again on the next connection
+    await asyncio.wait_for(coalesced.close(), TIMEOUT_S)

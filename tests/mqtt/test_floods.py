@@ -13,7 +13,7 @@ import time
 
 import aiomqtt
 
-from appliance.mqtt.service import MqttService
+from appliance.mqtt.service import HA_ONLINE_SETTLE_S, MqttService
 from tests.controllers import RecordingController
 from tests.mqtt.broker import Mosquitto
 from tests.mqtt.fakes import FakeController
@@ -29,6 +29,7 @@ from tests.mqtt.helpers import (
 LOGGER = logging.getLogger(__name__)
 COMMAND_BOUND_S = 5.0  # generous: on a quiet machine it is well under a second
 SAY_FINISHED = "hermes/tts/sayFinished"
+QUIET_S = HA_ONLINE_SETTLE_S + 1.0  # long enough for a second, late republish to show
 
 
 def _all_handled(service: MqttService, count: int) -> bool:
@@ -38,6 +39,50 @@ def _all_handled(service: MqttService, count: int) -> bool:
 async def _flood(client: aiomqtt.Client, topic: str, payloads: list[str]) -> None:
     for payload in payloads:
         await client.publish(topic, payload)
+
+
+async def _timed_volume(
+    sender: aiomqtt.Client, service: MqttService, controller: RecordingController, volume: int,
+) -> float:
+    """Send ``volume/set``; seconds until the controller applied it."""
+    count = len(controller.named("set_volume")) + 1
+    sent = time.monotonic()
+    await sender.publish(service.topics.sub("volume/set"), str(volume))
+    await controller.wait_for("set_volume", count, timeout_s=COMMAND_BOUND_S)
+    return time.monotonic() - sent
+
+
+async def test_a_flood_of_home_assistant_online_republishes_once_and_blocks_no_command(
+    broker: Mosquitto,
+) -> None:
+    controller = FakeController()
+    service = MqttService(mqtt_settings(broker.port), controller)
+    config_topic = f"homeassistant/device/{service.site_id}/config"
+    watched = (config_topic, service.topics.availability, service.topics.sub("volume"))
+    async with (
+        recording_client(broker.port, watched) as rec,
+        recording_client(broker.port, ()) as sender,
+        running(service, rec),
+    ):
+        await rec.wait_for(config_topic)
+        mark = len(rec.messages)
+        flood_started = time.monotonic()
+        await _flood(sender.client, "homeassistant/status", ["online"] * 1000)
+        took_s = await _timed_volume(sender.client, service, controller, 42)
+        since_flood_s = time.monotonic() - flood_started
+        await rec.wait_for(service.topics.sub("volume"), lambda m: text(m) == "42", after=mark)
+        await wait_until(lambda: _all_handled(service, 1001), "the flood handled")
+        await rec.wait_for(config_topic, after=mark)  # Home Assistant did get it again
+        # Then one more command as a marker: a late republish would come before its state.
+        await asyncio.sleep(QUIET_S)
+        await _timed_volume(sender.client, service, controller, 43)
+        await rec.wait_for(service.topics.sub("volume"), lambda m: text(m) == "43", after=mark)
+    republished = [m for m in rec.messages[mark:] if m.topic.matches(config_topic)]
+    LOGGER.info("volume/set after 1000 online: %.3f s (%.3f s from the first online); "
+                "%d republishes", took_s, since_flood_s, len(republished))
+    assert took_s < COMMAND_BOUND_S
+    assert 1 <= len(republished) <= 2
+    assert controller.named("set_volume") == [42, 43]
 
 
 class SpeakingController(FakeController):
