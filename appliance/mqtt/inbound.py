@@ -31,7 +31,7 @@ class Inbound:
     def __init__(
         self, controller: Controller, topics: Topics, site_id: str, *, hermes_on: bool,
         dialogue: Dialogue, outbound: Outbound, warn: Warn,
-        on_ha_online: Callable[[], Awaitable[None]],
+        on_ha_online: Callable[[], Awaitable[None]], start_listening: Callable[[], None],
     ) -> None:
         self._controller = controller
         self._site_id = site_id
@@ -39,6 +39,7 @@ class Inbound:
         self._outbound = outbound
         self._warn = warn
         self._on_ha_online = on_ha_online
+        self._listen_once = start_listening  # a listen command: ignored while one has started
         self.speech = TaskSet(MAX_PENDING_SPEECH)
         self._routes = self._build_routes(topics, hermes_on)
 
@@ -90,7 +91,7 @@ class Inbound:
 
     async def _listen(self, payload: bytes) -> None:
         tp.parse_listen(payload)
-        self._controller.start_listening("mqtt")
+        self._listen_once()
 
     async def _wake_threshold(self, payload: bytes) -> None:
         self._controller.set_wake_threshold(tp.parse_wake_threshold(payload))
@@ -155,7 +156,7 @@ class Inbound:
 
     async def _start_listening(self, payload: bytes) -> None:
         if self._for_us(hermes.parse_site(payload), hermes.START_LISTENING):
-            self._controller.start_listening("mqtt")
+            self._listen_once()
 
     # -- speaking -----------------------------------------------------------------------------
 

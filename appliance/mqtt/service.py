@@ -14,13 +14,13 @@ import aiomqtt
 from appliance.controller import Controller, Recognition, Reply
 from appliance.mqtt.connection import connection_loop, fair_queue
 from appliance.mqtt.dialogue import Dialogue, HermesIntentHandler
-from appliance.mqtt.discovery import DeviceInfo
+from appliance.mqtt.discovery import DeviceInfo, is_listening
 from appliance.mqtt.inbound import Inbound
 from appliance.mqtt.link import Link, cancel_checkpoint
 from appliance.mqtt.outbound import Outbound
 from appliance.mqtt.payloads import WarnLimiter
 from appliance.mqtt.settings import MqttSettings, resolve_site_id
-from appliance.mqtt.tasks import Coalesced
+from appliance.mqtt.tasks import Coalesced, HoldOff
 from appliance.mqtt.topics import Topics
 
 _LOGGER = logging.getLogger(__name__)
@@ -28,6 +28,7 @@ WARN_INTERVAL_S = 60.0
 OFFLINE_TIMEOUT_S = 2.0
 MAX_WAITING_PER_TOPIC = 16  # messages of one topic waiting to be handled; then the oldest goes
 HA_ONLINE_SETTLE_S = 1.0  # Home Assistant said "online": republish once, this long after
+LISTEN_HOLD_S = 1.0  # after a listen command starts listening, further ones are ignored
 
 
 @dataclass
@@ -53,6 +54,7 @@ class MqttService:
         self._limiter = WarnLimiter(WARN_INTERVAL_S)
         self._link = Link()
         self._republish = Coalesced(self._publish_discovery, HA_ONLINE_SETTLE_S, "mqtt-discovery")
+        self._listen_hold = HoldOff(LISTEN_HOLD_S)
         dialogue = Dialogue()
         self._outbound = Outbound(
             self._link, self.topics, self.site_id, hermes_on=settings.hermes, dialogue=dialogue
@@ -60,6 +62,7 @@ class MqttService:
         self._inbound = Inbound(
             controller, self.topics, self.site_id, hermes_on=settings.hermes, dialogue=dialogue,
             outbound=self._outbound, warn=self._warn, on_ha_online=self._ha_online,
+            start_listening=self._start_listening,
         )
         self.intent_handler = HermesIntentHandler(
             dialogue, self._outbound.announce_intent, settings.hermes_reply_timeout_s
@@ -130,6 +133,16 @@ class MqttService:
         if self._republish.request():
             _LOGGER.debug("Home Assistant is online: discovery again in %.1f s",
                           HA_ONLINE_SETTLE_S)
+
+    def _start_listening(self) -> None:
+        """One listen command at a time: a flood of them starts one turn (and one chime)."""
+        if is_listening(self._controller.state):
+            _LOGGER.debug("ignored an MQTT listen command: already listening")
+        elif not self._listen_hold.allow(self._clock()):
+            _LOGGER.debug("ignored an MQTT listen command: one started listening less than "
+                          "%.1f s ago", LISTEN_HOLD_S)
+        else:
+            self._controller.start_listening("mqtt")
 
     async def _publish_discovery(self) -> None:
         await self._outbound.publish_discovery(self._device())

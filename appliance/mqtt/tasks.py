@@ -5,6 +5,7 @@
 - :class:`Coalesced`: one job that a burst of requests runs once (Home Assistant's ``online``).
 - :class:`TopicQueues`: the messages waiting to be handled, a bounded queue per topic, served
   in turn, so a flood on one topic cannot hold up the others.
+- :class:`HoldOff`: at most one start per interval (``listen``); pure, the caller passes the time.
 """
 
 from __future__ import annotations
@@ -117,3 +118,17 @@ class TopicQueues(Generic[T]):
         else:
             del self._queues[topic]
         return item
+
+
+class HoldOff:
+    """Allows one start, then none for ``hold_s`` seconds."""
+
+    def __init__(self, hold_s: float) -> None:
+        self._hold_s = hold_s
+        self._last_s: float | None = None
+
+    def allow(self, now_s: float) -> bool:
+        if self._last_s is not None and now_s - self._last_s < self._hold_s:
+            return False
+        self._last_s = now_s
+        return True

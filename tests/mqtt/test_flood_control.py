@@ -1,4 +1,4 @@
-"""The flood-control parts on their own: per-topic queues, the coalesced job."""
+"""The flood-control parts on their own: per-topic queues, the coalesced job, the hold-off."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import aiomqtt
 import pytest
 
 from appliance.mqtt.connection import fair_queue
-from appliance.mqtt.tasks import Coalesced, TopicQueues
+from appliance.mqtt.tasks import Coalesced, HoldOff, TopicQueues
 from tests.mqtt.helpers import wait_until
 
 TIMEOUT_S = 5.0
@@ -82,3 +82,11 @@ async def test_closing_cancels_a_job_still_waiting() -> None:
     assert runs == []
     assert coalesced.request()  # usable again on the next connection
     await asyncio.wait_for(coalesced.close(), TIMEOUT_S)
+
+
+def test_hold_off_allows_one_start_per_interval() -> None:
+    hold = HoldOff(1.0)
+    assert [hold.allow(t) for t in (10.0, 10.1, 10.99)] == [True, False, False]
+    assert hold.allow(11.0)
+    assert not hold.allow(11.5)
+    assert hold.allow(20.0)

@@ -18,6 +18,7 @@ from tests.controllers import RecordingController
 from tests.mqtt.broker import Mosquitto
 from tests.mqtt.fakes import FakeController
 from tests.mqtt.helpers import (
+    Recorder,
     as_json,
     mqtt_settings,
     recording_client,
@@ -30,6 +31,14 @@ LOGGER = logging.getLogger(__name__)
 COMMAND_BOUND_S = 5.0  # generous: on a quiet machine it is well under a second
 SAY_FINISHED = "hermes/tts/sayFinished"
 QUIET_S = HA_ONLINE_SETTLE_S + 1.0  # long enough for a second, late republish to show
+
+
+class FrozenClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
 
 
 def _all_handled(service: MqttService, count: int) -> bool:
@@ -150,6 +159,53 @@ async def test_a_flood_of_slow_commands_does_not_starve_another_topic(
     assert controller.named("set_muted") == [True]
     assert service.stats.received + service.stats.dropped == 5001
     assert handled[-1] == float(values[-1])  # the latest command is never the one dropped
+
+
+async def _listen_flood(sender: Recorder, service: MqttService, count: int) -> None:
+    hermes = json.dumps({"siteId": service.site_id})
+    for i in range(count):
+        if i % 2:
+            await sender.client.publish("hermes/asr/startListening", hermes)
+        else:
+            await sender.client.publish(service.topics.sub("listen"), "PRESS")
+
+
+async def test_a_flood_of_listen_starts_one_listen(broker: Mosquitto) -> None:
+    controller = FakeController()  # listening once started, until stopped
+    service = MqttService(mqtt_settings(broker.port), controller)
+    async with (
+        recording_client(broker.port, (service.topics.availability,)) as rec,
+        recording_client(broker.port, ()) as sender,
+        running(service, rec),
+    ):
+        await _listen_flood(sender, service, 200)
+        took_s = await _timed_volume(sender.client, service, controller, 30)
+        await wait_until(lambda: _all_handled(service, 201), "the flood handled")
+    LOGGER.info("listens started by 200 listen commands: %d",
+                len(controller.named("start_listening")))
+    assert controller.named("start_listening") == ["mqtt"]
+    assert took_s < COMMAND_BOUND_S
+
+
+async def test_listen_is_held_off_briefly_even_when_the_state_does_not_show_it(
+    broker: Mosquitto,
+) -> None:
+    controller = RecordingController()  # stays idle whatever it is asked
+    clock = FrozenClock()
+    service = MqttService(mqtt_settings(broker.port), controller, clock=clock)
+    async with (
+        recording_client(broker.port, (service.topics.availability,)) as rec,
+        recording_client(broker.port, ()) as sender,
+        running(service, rec),
+    ):
+        await _listen_flood(sender, service, 200)
+        await _timed_volume(sender.client, service, controller, 30)
+        await wait_until(lambda: _all_handled(service, 201), "the flood handled")
+        assert controller.named("start_listening") == ["mqtt"]
+        clock.now += 60  # a minute later, the next press is a new command
+        await sender.client.publish(service.topics.sub("listen"), "PRESS")
+        await controller.wait_for("start_listening", count=2)
+    assert controller.named("start_listening") == ["mqtt", "mqtt"]
 
 
 async def test_a_flood_of_hermes_say_finishes_each_accepted_say_once(broker: Mosquitto) -> None:
