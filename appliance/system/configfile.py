@@ -8,9 +8,11 @@ result exactly as start-up does, and replaces the file atomically.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import re
+import stat
 import tomllib
 import typing
 from collections.abc import Iterator, Mapping
@@ -212,30 +214,27 @@ def parse_value(raw: str, expected: Any) -> Any:
     return tomlkit.item(value)
 
 
-def set_value(path: Path, key: str, raw: str) -> Any:
+def set_value(path: Path, key: str, raw: str, *, group_file: Path = Path("/etc/group")) -> Any:
     """Set ``key`` to ``raw`` in the user's file ``path`` (created if missing); returns the value
-    written. Nothing is written unless the whole configuration is valid afterwards."""
+    written. Nothing is written unless the whole configuration is valid afterwards. A symbolic
+    link is written through. A missing file is created 0640 root:appliance (``group_file`` names
+    the group), else 0600: it may hold the MQTT password, and the daemon (user appliance) reads
+    it. A replaced file keeps its mode and owner."""
     parts = parse_key(key)
     value = parse_value(raw, field_type(parts))
-    text = path.read_text(encoding="utf-8") if path.exists() else NEW_FILE_HEADER
+    target = path.resolve() if path.is_symlink() else path
+    text = target.read_text(encoding="utf-8") if target.exists() else NEW_FILE_HEADER
     doc = tomlkit.parse(text)
     _assign(doc, parts, value)
-    write_validated(path, tomlkit.dumps(doc).rstrip("\n") + "\n")
+    write_validated(target, tomlkit.dumps(doc).rstrip("\n") + "\n", group_file=group_file)
     return value.unwrap() if hasattr(value, "unwrap") else value
 
 
 def set_config_value(path: Path, key: str, value: Any) -> None:
-    """:func:`set_value` with a Python value, for the boot units (first boot, the HAT). A missing
-    file is created 0640 root:appliance: it may hold the MQTT password and the daemon, user
-    appliance, reads it. ``path`` is ``<root>/etc/appliance/config.toml``."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("# Your settings (the defaults: `appliance config show`).\n")
-        path.chmod(0o640)
-        group = group_id(path.parents[2] / "etc/group", "appliance")
-        if group is not None and os.geteuid() == 0:
-            os.chown(path, 0, group)
-    set_value(path, key, tomlkit.item(value).as_string())
+    """:func:`set_value` with a Python value, for the boot units (first boot, the HAT). ``path``
+    is ``<root>/etc/appliance/config.toml``: that root's ``etc/group`` names the group."""
+    group_file = path.parents[2] / "etc/group"
+    set_value(path, key, tomlkit.item(value).as_string(), group_file=group_file)
 
 
 def _assign(doc: tomlkit.TOMLDocument, parts: list[str | int], value: Any) -> None:
@@ -318,15 +317,16 @@ def _key_text(parts: list[str | int]) -> str:
     return text
 
 
-def write_validated(path: Path, text: str) -> None:
+def write_validated(path: Path, text: str, *, group_file: Path = Path("/etc/group")) -> None:
     """Validate ``text`` as the user's config file, then atomically replace ``path`` with it
-    (same permissions; fsynced). An invalid text raises :class:`ConfigError`, ``path`` untouched."""
+    (same mode and owner, or a new file's, see :func:`set_value`; fsynced). An invalid text
+    raises :class:`ConfigError`, ``path`` untouched."""
     try:
         validate_text(text, path)
     except ConfigError as err:
         message = _PREFIX.sub("", err.message)
         raise ConfigError(f"{path} not changed: {message}", fix=err.fix, key=err.key) from err
-    atomic_write(path, text, prepare=lambda tmp: _copy_ownership(path, tmp))
+    atomic_write(path, text, prepare=lambda tmp: _ownership(path, tmp, group_file))
 
 
 def validate_text(text: str, path: Path) -> Settings:
@@ -338,12 +338,26 @@ def validate_text(text: str, path: Path) -> Settings:
     return _full_parse(read_toml(defaults_dir() / "default.toml"), user, path)
 
 
-def _copy_ownership(original: Path, tmp: Path) -> None:
+def _ownership(original: Path, tmp: Path, group_file: Path) -> None:
+    """Give ``tmp`` (made 0600 by mkstemp) the mode and owner ``original`` has: never wider, and
+    never silently another group. No ``original``: 0640 root:appliance, or 0600 without the
+    group (or without the right to give the file to it)."""
     try:
         st = original.stat()
     except FileNotFoundError:
-        os.chmod(tmp, 0o644)
+        gid = group_id(group_file, "appliance")
+        with contextlib.suppress(PermissionError):
+            if gid is not None:
+                os.chown(tmp, 0 if os.geteuid() == 0 else -1, gid)
+                os.chmod(tmp, 0o640)
         return
-    os.chmod(tmp, st.st_mode & 0o7777)
-    if os.geteuid() == 0:
-        os.chown(tmp, st.st_uid, st.st_gid)
+    mine = tmp.stat()
+    if (st.st_uid, st.st_gid) != (mine.st_uid, mine.st_gid):
+        try:
+            os.chown(tmp, st.st_uid, st.st_gid)
+        except PermissionError as err:
+            raise ConfigError(
+                f"{original} not changed: cannot keep its owner ({st.st_uid}:{st.st_gid})",
+                fix="run it with sudo",
+            ) from err
+    os.chmod(tmp, stat.S_IMODE(st.st_mode))
