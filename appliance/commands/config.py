@@ -9,7 +9,7 @@ from typing import Any
 
 from appliance.errors import ApplianceError
 from appliance.settings import SYSTEM_CONFIG, load_settings, user_config_path
-from appliance.system.configfile import check_file, effective_toml, set_value
+from appliance.system.configfile import MAX_PROBLEMS, check_file, effective_toml, set_value
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -57,7 +57,9 @@ def check_main(args: argparse.Namespace) -> int:
         return 0
     for problem in problems:
         sys.stdout.write(problem.describe(path) + "\n")
-    sys.stdout.write(f"{len(problems)} problem{'s' if len(problems) > 1 else ''} in {path}\n")
+    count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
+    more = " (the check stops there: fix these, then check again)"
+    sys.stdout.write(f"{count} in {path}{more if len(problems) >= MAX_PROBLEMS else ''}\n")
     return 1
 
 

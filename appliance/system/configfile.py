@@ -13,7 +13,6 @@ import dataclasses
 import os
 import re
 import stat
-import tomllib
 import typing
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -32,10 +31,12 @@ from appliance.settings import (
     defaults_dir,
     merge,
     parse,
+    read_text,
     read_toml,
+    unexpected_error,
 )
 from appliance.system.accounts import group_id
-from appliance.system.tomllines import key_lines, locate
+from appliance.system.tomllines import TomlSyntaxError, key_lines, loads_toml, locate
 
 MASK = "********"
 _SECRET = re.compile(r"(^|_)(password|passphrase|secret|token|psk)($|_)")
@@ -89,15 +90,27 @@ class Problem:
         return f"{where}: {self.message}\n    fix: {self.fix}"
 
 
+MAX_PROBLEMS = 20  # then the check stops: a file with thousands of mistakes is checked quickly
+
+
 def check_file(path: Path) -> list[Problem]:
-    """Every problem in the user's config file ``path`` (empty when it is valid)."""
-    text = _read_text(path)
+    """The problems in the user's config file ``path`` (empty when it is valid; at most
+    MAX_PROBLEMS). A file that cannot be checked at all (missing, too big, nested too deep) is a
+    :class:`ConfigError`; so is anything the checks did not foresee."""
     try:
-        user = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        match = re.search(r"line (\d+)", str(err))
-        line = int(match.group(1)) if match else None
-        return [Problem("", line, f"TOML syntax error: {err}", "correct the syntax at that line")]
+        return _check_text(read_text(path), path)
+    except ConfigError:
+        raise
+    except Exception as err:  # a case the checks missed: still one clear line, not a traceback
+        raise unexpected_error(str(path), err) from err
+
+
+def _check_text(text: str, path: Path) -> list[Problem]:
+    try:
+        user = loads_toml(text, str(path))
+    except TomlSyntaxError as err:
+        return [Problem("", err.line, f"TOML syntax error: {err.detail}",
+                        "correct the syntax at that line")]
     defaults = read_toml(defaults_dir() / "default.toml")
     lines = key_lines(text)
     problems: dict[str, Problem] = {}
@@ -105,20 +118,12 @@ def check_file(path: Path) -> list[Problem]:
         found = _leaf_error(defaults, leaf, path)
         if found is not None and found.key not in problems:
             problems[found.key] = _problem(found, lines)
+            if len(problems) == MAX_PROBLEMS:
+                break
     whole = None if problems else _leaf_error(defaults, user, path)
     if whole is not None:
         problems[whole.key] = _problem(whole, lines)
     return list(problems.values())
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        raise ConfigError(
-            f"config file {path} does not exist",
-            fix="create it (`appliance config set KEY VALUE` does), or pass the right path",
-        ) from err
 
 
 def _leaves(data: Mapping[str, Any]) -> Iterator[dict[str, Any]]:
@@ -205,10 +210,12 @@ def parse_value(raw: str, expected: Any) -> Any:
         and str in typing.get_args(expected)
     )
     try:
-        value = tomlkit.parse(f"v = {raw}")["v"].unwrap()
-    except tomlkit.exceptions.ParseError:
+        loads_toml(f"v = {raw}", "the value")  # within bounds: tomlkit recurses per level too
+        doc = tomlkit.parse(f"v = {raw}")
+    except (TomlSyntaxError, tomlkit.exceptions.ParseError):
         return tomlkit.item(raw)
-    if wants_str and not isinstance(value, str):
+    value = doc["v"].unwrap()
+    if list(doc) != ["v"] or (wants_str and not isinstance(value, str)):
         return tomlkit.item(raw)
     # A fresh item: one cut from the parsed line would carry that line's layout along.
     return tomlkit.item(value)
@@ -223,7 +230,10 @@ def set_value(path: Path, key: str, raw: str, *, group_file: Path = Path("/etc/g
     parts = parse_key(key)
     value = parse_value(raw, field_type(parts))
     target = path.resolve() if path.is_symlink() else path
-    text = target.read_text(encoding="utf-8") if target.exists() else NEW_FILE_HEADER
+    text = NEW_FILE_HEADER
+    if target.exists():
+        text = read_text(target)
+        loads_toml(text, str(target))  # tomlkit recurses and is slow: bounds and syntax first
     doc = tomlkit.parse(text)
     _assign(doc, parts, value)
     write_validated(target, tomlkit.dumps(doc).rstrip("\n") + "\n", group_file=group_file)
@@ -332,10 +342,12 @@ def write_validated(path: Path, text: str, *, group_file: Path = Path("/etc/grou
 def validate_text(text: str, path: Path) -> Settings:
     """The settings ``text`` gives as the user's file ``path``, exactly as start-up checks them."""
     try:
-        user = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as err:
-        raise ConfigError(f"{path}: {err}", fix="correct the TOML syntax at that line") from err
-    return _full_parse(read_toml(defaults_dir() / "default.toml"), user, path)
+        user = loads_toml(text, str(path))
+        return _full_parse(read_toml(defaults_dir() / "default.toml"), user, path)
+    except ConfigError:
+        raise
+    except Exception as err:  # a case the checks missed: still one clear line, not a traceback
+        raise unexpected_error(str(path), err) from err
 
 
 def _ownership(original: Path, tmp: Path, group_file: Path) -> None:
