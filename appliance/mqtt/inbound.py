@@ -32,6 +32,7 @@ class Inbound:
         self, controller: Controller, topics: Topics, site_id: str, *, hermes_on: bool,
         dialogue: Dialogue, outbound: Outbound, warn: Warn,
         on_ha_online: Callable[[], Awaitable[None]], start_listening: Callable[[], None],
+        allow_remote_listen: bool = True,
     ) -> None:
         self._controller = controller
         self._site_id = site_id
@@ -40,6 +41,7 @@ class Inbound:
         self._warn = warn
         self._on_ha_online = on_ha_online
         self._listen_once = start_listening  # a listen command: ignored while one has started
+        self._allow_listen = allow_remote_listen  # mqtt.allow_remote_listen
         self.speech = TaskSet(MAX_PENDING_SPEECH)
         self._routes = self._build_routes(topics, hermes_on)
 
@@ -91,6 +93,7 @@ class Inbound:
 
     async def _listen(self, payload: bytes) -> None:
         tp.parse_listen(payload)
+        self._check_listen_allowed()
         self._listen_once()
 
     async def _wake_threshold(self, payload: bytes) -> None:
@@ -132,6 +135,8 @@ class Inbound:
     async def _start_session(self, payload: bytes) -> None:
         start = hermes.parse_start_session(payload)
         if self._for_us(start.site_id, hermes.START_SESSION):
+            if start.action:  # speaks, then opens the microphone: all or nothing
+                self._check_listen_allowed()
             self._speak(start.text, listen_after=start.action)
 
     async def _continue_session(self, payload: bytes) -> None:
@@ -156,7 +161,16 @@ class Inbound:
 
     async def _start_listening(self, payload: bytes) -> None:
         if self._for_us(hermes.parse_site(payload), hermes.START_LISTENING):
+            self._check_listen_allowed()
             self._listen_once()
+
+    def _check_listen_allowed(self) -> None:
+        """Opening the microphone from the broker, refused when mqtt.allow_remote_listen is
+        false (one warning line, as for any refused message). A skill's continueSession still
+        asks its follow-up question: that session was started at the speaker, by voice."""
+        if not self._allow_listen:
+            raise BadPayload("refused: it would open the microphone and "
+                             "mqtt.allow_remote_listen is false")
 
     # -- speaking -----------------------------------------------------------------------------
 

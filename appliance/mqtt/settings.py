@@ -27,6 +27,7 @@ class MqttSettings:
     topic_prefix: str = rng(line=True)
     site_id: str = rng(line=True)
     hermes: bool = rng()
+    allow_remote_listen: bool = rng()
     hermes_reply_timeout_s: float = rng(0.5, 60)
     reconnect_initial_s: float = rng(0.01, 60)
     reconnect_max_s: float = rng(0.1, 3600)
