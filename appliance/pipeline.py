@@ -78,6 +78,7 @@ class Pipeline:
         self._ring: deque[bytes] = deque(maxlen=_preroll_frames(settings))
         self._turn: Turn | None = None
         self._task: asyncio.Task[None] | None = None
+        self._chime: asyncio.Task[None] | None = None
         self._last_turn: Turn | None = None
         self._t_s = 0.0
         self._workers = Workers()
@@ -316,8 +317,10 @@ class Pipeline:
         mute_until_s = 0.0
         if self.settings.listen.chime:
             mute_until_s = self._t_s + self.stages.player.chime_s + CHIME_MARGIN_S
-            self.supervisor.fire(self.stages.player.play_chime(), "chime",
-                                 on_error=_chime_failed)
+            if self._chime is not None:  # one chime at a time: a new turn cuts the last one
+                self._chime.cancel()
+            self._chime = self.supervisor.fire(self.stages.player.play_chime(), "chime",
+                                               on_error=_chime_failed)
         self.stages.vad.reset()
         turn = Turn(self._context(), uuid.uuid4().hex, source,
                     preroll=list(self._ring) if preroll else (), mute_until_s=mute_until_s)

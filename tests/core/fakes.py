@@ -164,6 +164,9 @@ class FakePlayer:
         self.spoken: list[str] = []
         self.finished: list[str] = []
         self.chimes = 0
+        self.chiming = 0  # chimes playing now
+        self.chime_hold = asyncio.Event()  # cleared: a chime plays until cancelled
+        self.chime_hold.set()
         self.sounds: list[int] = []
         self.hold = asyncio.Event()
         self.hold.set()
@@ -186,8 +189,13 @@ class FakePlayer:
 
     async def play_chime(self) -> None:
         self.chimes += 1
-        if self.chime_error is not None:
-            raise self.chime_error
+        self.chiming += 1
+        try:
+            if self.chime_error is not None:
+                raise self.chime_error
+            await self.chime_hold.wait()
+        finally:
+            self.chiming -= 1
 
     async def play(self, samples: Int16Array, rate_hz: int, volume: int) -> None:
         self.sounds.append(volume)

@@ -342,6 +342,19 @@ async def test_a_chime_that_cannot_play_does_not_cost_the_command(
     assert any("cannot play the chime" in r.getMessage() for r in caplog.records)
 
 
+async def test_one_chime_at_a_time_however_often_listening_starts() -> None:
+    pipeline, fakes = fake_pipeline()
+    fakes.player.chime_hold.clear()  # each chime lasts until something cuts it
+    async with running(pipeline):
+        for _ in range(20):
+            pipeline.start_listening("button")
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.05)
+        assert fakes.player.chimes == 20
+        assert fakes.player.chiming == 1
+        pipeline.stop()
+
+
 async def test_the_chime_mutes_what_the_microphone_hears_under_it() -> None:
     pipeline, fakes = fake_pipeline()
     pipeline.add_intent_handler(Answers())
