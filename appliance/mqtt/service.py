@@ -63,6 +63,7 @@ class MqttService:
             controller, self.topics, self.site_id, hermes_on=settings.hermes, dialogue=dialogue,
             outbound=self._outbound, warn=self._warn, on_ha_online=self._ha_online,
             start_listening=self._start_listening,
+            allow_remote_listen=settings.allow_remote_listen,
         )
         self.intent_handler = HermesIntentHandler(
             dialogue, self._outbound.announce_intent, settings.hermes_reply_timeout_s
