@@ -214,7 +214,7 @@ def parse_value(raw: str, expected: Any) -> Any:
         doc = tomlkit.parse(f"v = {raw}")
     except (TomlSyntaxError, tomlkit.exceptions.ParseError):
         return tomlkit.item(raw)
-    value = doc["v"].unwrap()
+    value = doc.unwrap()["v"]  # doc["v"] is a plain bool for true/false: no .unwrap()
     if list(doc) != ["v"] or (wants_str and not isinstance(value, str)):
         return tomlkit.item(raw)
     # A fresh item: one cut from the parsed line would carry that line's layout along.

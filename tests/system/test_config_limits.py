@@ -182,3 +182,13 @@ def test_config_set_refuses_values_nested_too_deep(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="control character U\\+000A"):
         set_value(path, "audio.input.device", "hw:0\nhw:1", group_file=tmp_path / "group")
     assert path.read_text() == '[stt]\nmodel = "base"\n'
+
+
+def test_config_set_takes_true_and_false(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # tomlkit hands back a plain bool for them: setting one crashed with an AttributeError.
+    path = tmp_path / "config.toml"
+    assert main(["config", "set", "--config", str(path), "listen.chime", "false"]) == 0
+    assert "listen.chime = False" in capsys.readouterr().out
+    assert load_settings(path).listen.chime is False
