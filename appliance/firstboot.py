@@ -15,6 +15,7 @@ import base64
 import binascii
 import ipaddress
 import re
+import ssl
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -68,6 +69,8 @@ class MqttSpec:
     port: int
     username: str
     password: str
+    tls: bool = False
+    ca_certs: str = ""  # PEM of the CA(s) that signed the broker's certificate; "": the system's
 
 
 @dataclass(frozen=True)
@@ -215,7 +218,11 @@ def check_wifi(data: Mapping[str, Any]) -> tuple[str | None, WifiSpec | None]:
 
 def check_mqtt(data: Mapping[str, Any]) -> MqttSpec | None:
     host = _text(data, "host", "mqtt.")
-    port = data.get("port", 1883)
+    tls = data.get("tls", False)
+    if not isinstance(tls, bool):
+        raise _Problems(["mqtt.tls: true or false"])
+    ca_certs = check_ca_certs(_text(data, "ca_certs", "mqtt."), tls=tls)
+    port = data.get("port", 8883 if tls else 1883)  # the usual ports
     if isinstance(port, bool) or not isinstance(port, int) or not 1 <= port <= 65535:
         raise _Problems(["mqtt.port: a whole number from 1 to 65535"])
     username = _text(data, "username", "mqtt.")
@@ -228,7 +235,39 @@ def check_mqtt(data: Mapping[str, Any]) -> MqttSpec | None:
         ipaddress.ip_address(host)
     except ValueError:
         check_hostname_or_fqdn(host)
-    return MqttSpec(host, port, username, password)
+    return MqttSpec(host, port, username, password, tls, ca_certs)
+
+
+_PEM_CERT = re.compile(
+    r"-----BEGIN CERTIFICATE-----\s+[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----"
+)
+
+
+def check_ca_certs(pem: str, *, tls: bool) -> str:
+    """The CA certificate(s) pasted into ``[mqtt] ca_certs`` (PEM), as OpenSSL will load them;
+    "" = trust the system's CAs. A private key pasted by mistake is refused: this file stays on
+    the boot partition, readable on any computer."""
+    if not pem:
+        return ""
+    if not tls:
+        raise _Problems(["mqtt.ca_certs: only used with TLS: add tls = true"])
+    if "PRIVATE KEY" in pem:
+        raise _Problems(["mqtt.ca_certs: holds a private key: paste only the CA's certificate "
+                         "(-----BEGIN CERTIFICATE----- ...)"])
+    certs = "\n".join(_PEM_CERT.findall(pem))
+    if not certs or not _loads_as_ca(certs):
+        raise _Problems(["mqtt.ca_certs: not a PEM certificate: paste the CA's certificate, "
+                         "-----BEGIN CERTIFICATE----- to -----END CERTIFICATE-----, between "
+                         "''' and '''"])
+    return certs + "\n"
+
+
+def _loads_as_ca(pem: str) -> bool:
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(cadata=pem)
+    except (ssl.SSLError, ValueError):
+        return False
+    return True
 
 
 def check_hostname_or_fqdn(host: str) -> None:
@@ -243,7 +282,7 @@ def check_hostname_or_fqdn(host: str) -> None:
 _SECTIONS: dict[str, tuple[str, ...]] = {
     "user": ("name", "ssh_keys", "password_hash"),
     "wifi": ("country", "ssid", "passphrase"),
-    "mqtt": ("host", "port", "username", "password"),
+    "mqtt": ("host", "port", "username", "password", "tls", "ca_certs"),
 }
 _TOP: dict[str, Callable[[str], str]] = {
     "hostname": check_hostname,

@@ -16,6 +16,7 @@ from typing import Any
 
 from appliance import firstboot as fb
 from appliance.errors import ApplianceError
+from appliance.fsutil import atomic_write
 from appliance.system.accounts import group_id, passwd_entry, set_shadow_password
 from appliance.system.configfile import set_config_value
 from appliance.system.hat import HAT_CHOICE, OVERLAYS, with_overlay
@@ -23,6 +24,7 @@ from appliance.system.hat import HAT_CHOICE, OVERLAYS, with_overlay
 _LOGGER = logging.getLogger(__name__)
 
 WLAN0_DEVICE = "sys-subsystem-net-devices-wlan0.device"
+MQTT_CA_FILE = "/etc/appliance/mqtt-ca.pem"  # [mqtt] ca_certs of the first-boot file
 # appliance: read /etc/appliance/config.toml, so `appliance say` etc. work without sudo.
 USER_GROUPS = ("sudo", "adm", "audio", "video", "plugdev", "netdev", "gpio", "spi", "i2c",
                "systemd-journal", "appliance")
@@ -160,7 +162,8 @@ class FirstBootApplier:
         edits: list[tuple[str, Any]] = []
         if cfg.mqtt is not None:
             edits += [("mqtt.host", cfg.mqtt.host), ("mqtt.port", cfg.mqtt.port),
-                      ("mqtt.username", cfg.mqtt.username), ("mqtt.password", cfg.mqtt.password)]
+                      ("mqtt.username", cfg.mqtt.username), ("mqtt.password", cfg.mqtt.password),
+                      ("mqtt.tls", cfg.mqtt.tls), ("mqtt.tls_ca_file", self._mqtt_ca(cfg.mqtt))]
         if cfg.wake_word is not None:
             if fb.needs_tflite_engine(cfg.wake_word):  # no ONNX file for the default engine
                 edits.append(("wake.engine", "pyopen-wakeword"))
@@ -169,6 +172,15 @@ class FirstBootApplier:
             edits.append(("hardware.profile", cfg.hat))
         for key, value in edits:
             set_config_value(self.path("etc/appliance/config.toml"), key, value)
+
+    def _mqtt_ca(self, mqtt: fb.MqttSpec) -> str:
+        """The broker's CA from the first-boot file, written where the daemon reads it (0644:
+        a certificate is public); "" (the system's CAs) when none was given."""
+        if not mqtt.ca_certs:
+            return ""
+        atomic_write(self.path(MQTT_CA_FILE), mqtt.ca_certs,
+                     prepare=lambda tmp: tmp.chmod(0o644))
+        return MQTT_CA_FILE
 
     def hat(self, choice: str) -> None:
         self.path(str(HAT_CHOICE)).write_text(choice + "\n")
