@@ -26,7 +26,7 @@ from appliance.hardware.profiles import resolve
 from appliance.mqtt.settings import MqttSettings
 from appliance.skills.settings import SkillsSettings
 from appliance.system.debug import DebugSettings
-from appliance.system.tomllines import MAX_CHARS, loads_toml
+from appliance.system.tomllines import MAX_CHARS, loads_toml, too_long
 
 SYSTEM_CONFIG = Path("/etc/appliance/config.toml")
 
@@ -179,6 +179,8 @@ def read_text(path: Path) -> str:
             fix="run it with sudo (the file may hold a password: only root and group appliance "
             "read it), or pass a readable file with --config",
         ) from err
+    if len(raw) > MAX_CHARS * 4:  # cut short, it might end inside a character
+        raise too_long(str(path))
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:

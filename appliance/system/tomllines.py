@@ -45,10 +45,7 @@ class TomlSyntaxError(ConfigError):
 def loads_toml(text: str, source: str) -> dict[str, Any]:
     """``text`` (from ``source``, named in errors) as TOML, within the bounds above."""
     if len(text) > MAX_CHARS:
-        raise ConfigError(
-            f"{source}: longer than {MAX_CHARS} characters ({len(text)})",
-            fix="a config file needs a few thousand: keep only the keys you change in it",
-        )
+        raise too_long(source)
     depth, line = deepest_nesting(text, MAX_DEPTH)
     if depth > MAX_DEPTH:
         raise _too_deep(f"{source}:{line}")
@@ -65,6 +62,13 @@ def loads_toml(text: str, source: str) -> dict[str, Any]:
         ) from err
     check_depth(data, source)
     return data
+
+
+def too_long(source: str) -> ConfigError:
+    return ConfigError(
+        f"{source}: longer than {MAX_CHARS} characters",
+        fix="a config file needs a few thousand: keep only the keys you change in it",
+    )
 
 
 def check_depth(data: dict[str, Any], source: str) -> None:

@@ -33,6 +33,8 @@ UNREADABLE = {
     "deep table header": (DEEP_HEADER, "{path}:1: tables and arrays nested more than"),
     "integer over 4300 digits": (HUGE_INT, "{path}:2: a number with more than 4300 digits"),
     "too big": ("# " + "x" * MAX_CHARS + "\n", f"{{path}}: longer than {MAX_CHARS} characters"),
+    "too big, in 3-byte characters": ("# " + "\u20ac" * MAX_CHARS * 2 + "\n",
+                                      f"{{path}}: longer than {MAX_CHARS} characters"),
 }
 # Values the daemon cannot run with: `config check` names each with its line (exit 1).
 BAD_VALUES = {
