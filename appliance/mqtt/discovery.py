@@ -45,10 +45,13 @@ class DeviceInfo:
     node_id: str
     name: str
     wake_words: tuple[str, ...]  # the select offers them (none loaded: no select)
+    remote_listen: bool = True  # mqtt.allow_remote_listen: false, no "Start listening" button
 
 
 def discovery_payload(topics: Topics, device: DeviceInfo) -> dict[str, Any]:
     components = _core_components(topics) | _event_components(topics)
+    if not device.remote_listen:
+        del components["listen"]
     if device.wake_words:
         components |= _wake_components(topics, device.wake_words)
     for key, component in components.items():

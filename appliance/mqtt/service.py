@@ -150,7 +150,8 @@ class MqttService:
         await self._outbound.publish_all_state(self._controller)
 
     def _device(self) -> DeviceInfo:
-        return DeviceInfo(self.site_id, self.site_id, tuple(self._controller.wake_words))
+        return DeviceInfo(self.site_id, self.site_id, tuple(self._controller.wake_words),
+                          remote_listen=self.settings.allow_remote_listen)
 
     async def _say_offline(self, client: aiomqtt.Client) -> None:
         try:

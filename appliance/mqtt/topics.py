@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from appliance.errors import ConfigError
 from appliance.mqtt.payloads import (
     BadPayload,
     decode_json_object,
@@ -18,7 +17,7 @@ from appliance.mqtt.payloads import (
     parse_number,
     parse_switch,
 )
-from appliance.mqtt.settings import MqttSettings
+from appliance.mqtt.settings import MqttSettings, check_topic_prefix
 
 WAKE_THRESHOLD_MIN = 0.01
 WAKE_THRESHOLD_MAX = 0.99
@@ -32,8 +31,8 @@ class Topics:
 
     @classmethod
     def for_site(cls, settings: MqttSettings, site_id: str) -> Topics:
-        prefix = _checked_prefix(settings.topic_prefix, "mqtt.topic_prefix")
-        discovery = _checked_prefix(settings.discovery_prefix, "mqtt.discovery_prefix")
+        prefix = check_topic_prefix(settings.topic_prefix, "mqtt.topic_prefix")
+        discovery = check_topic_prefix(settings.discovery_prefix, "mqtt.discovery_prefix")
         base = f"{prefix}/{site_id}" if prefix else site_id
         return cls(base=base, discovery_prefix=discovery)
 
@@ -75,17 +74,6 @@ MUTE_SET = "mute/set"
 LISTEN = "listen"
 WAKE_THRESHOLD_SET = "wake/threshold/set"
 WAKE_WORD_SET = "wake/word/set"
-
-
-def _checked_prefix(prefix: str, key: str) -> str:
-    cleaned = prefix.strip("/")
-    if any(c in cleaned for c in "+#\0") or "//" in cleaned:
-        raise ConfigError(
-            f"config: '{key}' = {prefix!r} is not a usable MQTT topic prefix",
-            fix=f"set '{key}' to plain topic levels such as \"appliance\" (no + # or //)",
-            key=key,
-        )
-    return cleaned
 
 
 def parse_say(payload: bytes) -> str:

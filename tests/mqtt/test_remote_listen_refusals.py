@@ -49,3 +49,15 @@ async def test_no_broker_client_opens_the_microphone_when_remote_listening_is_of
     assert len(lines) == 3
     for topic in refused:
         assert sum(topic in line for line in lines) == 1
+
+
+@pytest.mark.parametrize("allowed", [True, False])
+async def test_home_assistant_gets_a_listen_button_only_when_remote_listening_is_on(
+    broker: Mosquitto, allowed: bool,
+) -> None:
+    service = MqttService(mqtt_settings(broker.port, allow_remote_listen=allowed),
+                          FakeController())
+    async with recording_client(broker.port) as rec, running(service, rec):
+        config = await rec.wait_for(f"homeassistant/device/{service.site_id}/config")
+    names = [c["name"] for c in json.loads(text(config))["components"].values()]
+    assert ("Start listening" in names) is allowed

@@ -141,10 +141,10 @@ def test_set_adds_new_tables_and_copies_default_lists(user_file: Path) -> None:
 
 def test_set_creates_a_missing_file(tmp_path: Path) -> None:
     path = tmp_path / "etc" / "config.toml"
-    set_value(path, "debug.save_utterances", "5")
+    set_value(path, "debug.save_utterances", "5", group_file=tmp_path / "no-group")
     assert load_settings(path).debug.save_utterances == 5
     assert path.read_text().startswith("#")
-    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600  # no appliance group: only root reads it
 
 
 @pytest.mark.parametrize(
