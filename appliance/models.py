@@ -15,6 +15,7 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from appliance.errors import ModelError
 
@@ -162,3 +163,37 @@ def _licence_from_card(text: str) -> str:
         if "licen" in line.lower():
             return line.split(":", 1)[-1].strip()
     return ""
+
+
+def onnx_errors() -> tuple[type[Exception], ...]:
+    """What loading or running an ONNX model raises: onnxruntime's own exception types (they
+    subclass ``Exception`` only, not ``RuntimeError``), and the usual ones."""
+    from onnxruntime.capi import onnxruntime_pybind11_state as state
+
+    own = [v for v in vars(state).values() if isinstance(v, type) and issubclass(v, Exception)]
+    return (*own, OSError, RuntimeError, ValueError)
+
+
+def onnx_reason(err: Exception) -> str:
+    """onnxruntime's message without its prefix and the path it repeats:
+    "[ONNXRuntimeError] : 7 : INVALID_PROTOBUF : Load model from X failed:Protobuf parsing
+    failed." -> "Protobuf parsing failed."."""
+    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    return text.rsplit(" failed:", 1)[-1].strip() if "[ONNXRuntimeError]" in text else text
+
+
+def onnx_session(path: Path, setting: str, fix: str, *, threads: int = 1) -> Any:
+    """An onnxruntime CPU session on ``threads`` threads; a file that does not load is a
+    :class:`ModelError` naming ``setting``, the file and ``fix``."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3
+    try:
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    except onnx_errors() as err:
+        raise ModelError(f"{setting}: {path} is not a loadable ONNX model: {onnx_reason(err)}",
+                         fix=fix) from err
