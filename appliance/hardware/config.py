@@ -135,7 +135,7 @@ class CustomProfileSettings:
     led_power_pin: int = rng(-1, 27)
     color_order: str = rng(choices=COLOR_ORDERS)
     button_pin: int = rng(-1, 27)
-    alsa_card: str = rng()
+    alsa_card: str = rng(line=True)
 
 
 @dataclass(frozen=True)

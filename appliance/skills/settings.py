@@ -11,18 +11,18 @@ from appliance.fields import rng
 class CommandSettings:
     """One of the user's own commands (``[[skills.commands]]``): every key must be given."""
 
-    intent: str = rng()
+    intent: str = rng(line=True)
     sentences: tuple[str, ...] = rng()
     response: str = rng()
-    mqtt_topic: str = rng()
+    mqtt_topic: str = rng(line=True)
     mqtt_payload: str = rng()
-    command: tuple[str, ...] = rng()
+    command: tuple[str, ...] = rng(line=True)
     timeout_s: float = rng(0.1, 3600)
 
 
 @dataclass(frozen=True)
 class SkillsSettings:
-    state_dir: str = rng()
+    state_dir: str = rng(line=True)
     ring_timeout_s: float = rng(5, 3600)
     ring_min_volume: int = rng(0, 100)
     missed_grace_s: float = rng(0, 3600)

@@ -27,7 +27,7 @@ class DebugSettings:
     """The ``[debug]`` table."""
 
     save_utterances: int = rng(0, 10000)
-    dir: str = rng()
+    dir: str = rng(line=True)
 
 
 def save_utterance(debug: DebugSettings, pcm16k: bytes, text: str) -> None:

@@ -116,6 +116,9 @@ def test_a_value_the_daemon_cannot_run_is_refused(
         ("wake.models", '[{model = "alexa\\u0085", threshold = 0.5}]'),
         ("mqtt.password", '"pass\\u0007word"'),
         ("skills.state_dir", '"/var/lib/\\u0000"'),
+        ("skills.state_dir", '"/var/lib/\\tappliance"'),
+        ("debug.dir", '"/var/lib/appliance/\\nutterances"'),
+        ("hardware.custom.alsa_card", '"seeed\\t2mic"'),
     ],
 )
 def test_control_characters_are_refused_where_they_cannot_work(
