@@ -174,11 +174,16 @@ def onnx_errors() -> tuple[type[Exception], ...]:
     return (*own, OSError, RuntimeError, ValueError)
 
 
+def one_line(err: Exception) -> str:
+    """An exception's message on one line (runtimes' messages can have several)."""
+    return " ".join(str(err).split()) or type(err).__name__
+
+
 def onnx_reason(err: Exception) -> str:
     """onnxruntime's message without its prefix and the path it repeats:
     "[ONNXRuntimeError] : 7 : INVALID_PROTOBUF : Load model from X failed:Protobuf parsing
     failed." -> "Protobuf parsing failed."."""
-    text = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+    text = one_line(err)
     return text.rsplit(" failed:", 1)[-1].strip() if "[ONNXRuntimeError]" in text else text
 
 

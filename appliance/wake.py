@@ -9,7 +9,10 @@ and a refractory period, on audio-stream time (no clock).
 
 from __future__ import annotations
 
+import json
 import logging
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +24,16 @@ import numpy.typing as npt
 from appliance import npm_models
 from appliance.audio.format import FRAME_BYTES, FRAME_SAMPLES
 from appliance.errors import ModelError
-from appliance.models import OWW_LICENCE, ModelInfo, is_path, package_dir
+from appliance.models import (
+    OWW_LICENCE,
+    ModelInfo,
+    is_path,
+    one_line,
+    onnx_errors,
+    onnx_reason,
+    onnx_session,
+    package_dir,
+)
 from appliance.settings import WakeModelSettings, WakeSettings
 
 _LOGGER = logging.getLogger(__name__)
@@ -102,19 +114,92 @@ def _builtin_or_path(ref: str, models_dir: Path, stems: dict[str, str], setting:
     return _model_path(ref, builtins, setting, ".tflite")
 
 
-def _onnx_session(path: Path, setting: str) -> Any:
-    import onnxruntime as ort
+_ONNX_FIX = "reinstall the models (python -m appliance.npm_models), or check the file"
+EMBEDDING_SIZE = 96  # values per embedding: a wake word model scores a window of them
 
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    options.log_severity_level = 3
+
+_WAKE_FIX = ("point it at an openWakeWord wake word model, or use a built-in wake word "
+             f"({', '.join(BUILTIN_WAKE_WORDS)})")
+
+
+def _not_wake_model(path: Path, setting: str, why: str) -> ModelError:
+    return ModelError(f"{setting}: {path} is not an openWakeWord wake word model: {why}",
+                      fix=_WAKE_FIX)
+
+
+def _window(shapes: list[list[Any]], scores: int, path: Path, setting: str) -> int:
+    """The window (embeddings per score) of a wake word model that reads ``shapes`` and gives
+    ``scores`` values: one [1, N, 96] window in, one score out, as openWakeWord's have."""
+    shape = [int(d) if isinstance(d, int | np.integer) else d for d in shapes[0]] if shapes else []
+    if len(shapes) != 1 or len(shape) != 3 or shape[2] != EMBEDDING_SIZE or not (
+            isinstance(shape[1], int) and shape[1] > 0):
+        raise _not_wake_model(path, setting, f"it reads {shapes}, not one window of embeddings "
+                              f"[1, N, {EMBEDDING_SIZE}]")
+    if scores != 1:
+        raise _not_wake_model(path, setting, f"it gives {scores} values, not one score")
+    return int(shape[1])
+
+
+def _wake_session(path: Path, setting: str) -> tuple[Any, int]:
+    """An ONNX wake word model, tried once on silence, and its window."""
+    session = onnx_session(path, setting, _WAKE_FIX)
+    inputs, outputs = session.get_inputs(), session.get_outputs()
+    if len(inputs) != 1 or len(outputs) != 1:
+        raise _not_wake_model(path, setting, f"it has {len(inputs)} inputs and {len(outputs)} "
+                              "outputs, not one of each")
+    if inputs[0].type != "tensor(float)":
+        raise _not_wake_model(path, setting, f"it reads {inputs[0].type}, not floats")
+    window = _window([list(i.shape) for i in inputs], 1, path, setting)
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as err:  # onnxruntime raises its own exception types for bad files
-        raise ModelError(f"{setting}: {path} is not a loadable ONNX model: {err}",
-                         fix="reinstall the models, or check the file") from err
+        out = session.run(None, {inputs[0].name: np.zeros((1, window, EMBEDDING_SIZE),
+                                                          np.float32)})[0]
+    except onnx_errors() as err:
+        raise _not_wake_model(path, setting, onnx_reason(err)) from err
+    _window([[1, window, EMBEDDING_SIZE]], np.asarray(out).size, path, setting)
+    return session, window
+
+
+# What each engine's TFLite runtime makes of a model: [input shapes, output values] or an error.
+_TFLITE_PROBES = {
+    "pyopen-wakeword": """import json, sys
+try:
+    from pyopen_wakeword import OpenWakeWord
+    m = OpenWakeWord.from_model(sys.argv[1])
+    dims = range(m.lib.TfLiteTensorNumDims(m.input_tensor))
+    out = [[[m.lib.TfLiteTensorDim(m.input_tensor, d) for d in dims]],
+           m.lib.TfLiteTensorByteSize(m.output_tensor) // 4]
+except Exception as err:
+    out = " ".join(str(err).split())
+print(json.dumps(out))""",
+    "openwakeword": """import json, sys
+try:
+    import numpy as np, tflite_runtime.interpreter as tflite
+    i = tflite.Interpreter(model_path=sys.argv[1])
+    i.allocate_tensors()
+    out = [[[int(n) for n in d["shape"]] for d in i.get_input_details()],
+           int(np.prod(i.get_output_details()[0]["shape"]))]
+except Exception as err:
+    out = " ".join(str(err).split())
+print(json.dumps(out))""",
+}
+
+
+def _probe_tflite(engine: str, path: Path, setting: str) -> Path:
+    """A model file of the user's is opened by the engine's TFLite runtime in a child process
+    first: on a damaged file the runtime crashes the process instead of raising."""
+    try:
+        with path.open("rb") as f:
+            if f.read(8)[4:8] != b"TFL3":
+                raise _not_wake_model(path, setting, "it is not a TFLite file")
+        child = subprocess.run([sys.executable, "-c", _TFLITE_PROBES[engine], str(path)],
+                               capture_output=True, text=True, timeout=120, check=False)
+        found = json.loads(child.stdout.splitlines()[-1]) if child.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as err:
+        raise _not_wake_model(path, setting, f"it could not be tried: {one_line(err)}") from err
+    if not isinstance(found, list):
+        raise _not_wake_model(path, setting, found or "TFLite cannot read it (damaged or cut?)")
+    _window(found[0], found[1], path, setting)
+    return path
 
 
 class OnnxWakeEngine:
@@ -131,16 +216,15 @@ class OnnxWakeEngine:
 
     def __init__(self, models: Sequence[WakeModelSettings]) -> None:
         mdir = npm_models.installed_dir()
-        self._mel = _onnx_session(mdir / "melspectrogram.onnx", "wake.engine")
-        self._embed = _onnx_session(mdir / "embedding_model.onnx", "wake.engine")
-        self._wake = []
-        for i, m in enumerate(models):
-            path = _onnx_model_path(m.model, mdir, f"wake.models[{i}].model")
-            self._wake.append(_onnx_session(path, f"wake.models[{i}].model"))
+        self._mel = onnx_session(mdir / "melspectrogram.onnx", "wake.engine", _ONNX_FIX)
+        self._embed = onnx_session(mdir / "embedding_model.onnx", "wake.engine", _ONNX_FIX)
+        loaded = [_wake_session(_onnx_model_path(m.model, mdir, f"wake.models[{i}].model"),
+                                f"wake.models[{i}].model") for i, m in enumerate(models)]
+        self._wake = [session for session, _ in loaded]
+        self._windows = [window for _, window in loaded]
         self._mel_in = self._mel.get_inputs()[0].name
         self._embed_in = self._embed.get_inputs()[0].name
         self._wake_in = [w.get_inputs()[0].name for w in self._wake]
-        self._windows = [int(w.get_inputs()[0].shape[1]) for w in self._wake]
         self.names = tuple(model_name(m.model) for m in models)
         self._silence = self._embedding(np.ones((self.MEL_ROWS, 32), np.float32))
         self.reset()
@@ -181,22 +265,21 @@ class PyOpenWakeWordEngine:
 
     def __init__(self, models: Sequence[WakeModelSettings]) -> None:
         root = package_dir("pyopen_wakeword", "pyopen-wakeword==1.1.0", "wake.engine")
-        try:
-            from pyopen_wakeword import OpenWakeWord, OpenWakeWordFeatures
+        from pyopen_wakeword import OpenWakeWord, OpenWakeWordFeatures
 
+        try:
             self._features = OpenWakeWordFeatures.from_builtin()
-            self._models = [
-                OpenWakeWord.from_model(
-                    _builtin_or_path(m.model, root / "models", _PYOPEN_FILES,
-                                     f"wake.models[{i}].model")
-                )
-                for i, m in enumerate(models)
-            ]
-        except (OSError, ValueError) as err:
-            raise ModelError(
-                f"wake word model failed to load: {err}",
-                fix="reinstall pyopen-wakeword, or check the .tflite file is an openWakeWord model",
-            ) from err
+        except (OSError, ValueError, RuntimeError) as err:
+            raise ModelError(f"wake.engine: pyopen-wakeword's models failed to load: "
+                             f"{one_line(err)}",
+                             fix="pip install --force-reinstall pyopen-wakeword==1.1.0") from err
+        self._models = []
+        for i, m in enumerate(models):
+            setting = f"wake.models[{i}].model"
+            path = _builtin_or_path(m.model, root / "models", _PYOPEN_FILES, setting)
+            if is_path(m.model):
+                _probe_tflite("pyopen-wakeword", path, setting)
+            self._models.append(OpenWakeWord.from_model(path))
         self.names = tuple(model_name(m.model) for m in models)
 
     def scores(self, frame: bytes) -> dict[str, float]:
@@ -226,17 +309,23 @@ class OpenWakeWordEngine:
             ) from err
         root = package_dir("wyoming_openwakeword", "wyoming-openwakeword==1.8.2", "wake.engine")
         mdir = root / "models"
-        paths = [
-            str(_builtin_or_path(m.model, mdir, _OWW_FILES,
-                                 f"wake.models[{i}].model"))
-            for i, m in enumerate(models)
-        ]
-        self._model = Model(
-            wakeword_models=paths,
-            melspec_model_path=str(mdir / "melspectrogram.tflite"),
-            embedding_model_path=str(mdir / "embedding_model.tflite"),
-            inference_framework="tflite",
-        )
+        paths = []
+        for i, m in enumerate(models):
+            path = _builtin_or_path(m.model, mdir, _OWW_FILES, f"wake.models[{i}].model")
+            if is_path(m.model):
+                _probe_tflite("openwakeword", path, f"wake.models[{i}].model")
+            paths.append(str(path))
+        try:
+            self._model = Model(
+                wakeword_models=paths,
+                melspec_model_path=str(mdir / "melspectrogram.tflite"),
+                embedding_model_path=str(mdir / "embedding_model.tflite"),
+                inference_framework="tflite",
+            )
+        except (OSError, ValueError, RuntimeError) as err:
+            raise ModelError(f"wake.models: one of {', '.join(paths)} failed to load: "
+                             f"{one_line(err)}",
+                             fix=_WAKE_FIX) from err
         self._keys = [Path(p).stem for p in paths]
         self.names = tuple(model_name(m.model) for m in models)
 
