@@ -50,7 +50,16 @@ def alarm_words(when: datetime, now: datetime) -> str:
     return f"{time_words(when.hour, when.minute)} {day_words(when, now)}"
 
 
-def join_words(items: list[str]) -> str:
+# A list said to the user names this many items at most, then says how many more there are:
+# 25 timers made "Which timer?" a 544-character question.
+MAX_NAMED = 3
+
+
+def join_words(items: list[str], last: str = "and", most: int = MAX_NAMED) -> str:
+    """"a, b and c" (``last``: "or" for a question); over ``most`` items, the first ``most``
+    and how many more: "a, b, c and twenty-two more"."""
+    if len(items) > most:
+        items = [*items[:most], f"{say_number(len(items) - most)} more"]
     if len(items) <= 1:
         return "".join(items)
-    return ", ".join(items[:-1]) + f" and {items[-1]}"
+    return ", ".join(items[:-1]) + f" {last} {items[-1]}"
