@@ -29,13 +29,13 @@ def test_join_words(items: list[str], last: str, said: str) -> None:
     assert join_words(items, last) == said
 
 
-@pytest.mark.parametrize("n", range(60))
-def test_any_number_of_items_names_three_at_most(n: int) -> None:
-    items = [f"item{i}" for i in range(n)]
-    said = join_words(items)
-    named = [i for i in items if i in said.replace(",", " ").split()]
-    assert named == items[:MAX_NAMED]
-    assert said.endswith(" more") == (n > MAX_NAMED)
+def test_any_number_of_items_names_three_at_most() -> None:
+    for n in range(60):
+        items = [f"item{i}" for i in range(n)]
+        said = join_words(items)
+        named = [i for i in items if i in said.replace(",", " ").split()]
+        assert named == items[:MAX_NAMED], said
+        assert said.endswith(" more") == (n > MAX_NAMED), said
 
 
 async def set_timers(skills: Skills, engine: IntentEngine, count: int) -> None:
