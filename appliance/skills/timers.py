@@ -101,7 +101,7 @@ class TimerSkill:
         action = "add" if intent == "TimerAddTime" else "cancel"
         self.conversation.ask("timer", action, duration_s=slots.get("duration_s", 0))
         labels = [timer_label(t) for t in timers]
-        listed = ", ".join(labels[:-1]) + f" or {labels[-1]}"
+        listed = join_words(labels, "or")
         return Reply(f"Which timer? {_capital(listed)}?", follow_up=True)
 
     def choose(self, slots: dict[str, Any]) -> Reply:
