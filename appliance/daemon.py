@@ -126,7 +126,15 @@ class Daemon:
 
     def _source(self) -> AudioSource:
         cfg = self.pipeline.settings.audio.input
-        return open_source(cfg.device, cfg.command, self.paths.audio_in)
+        return open_source(cfg.device, cfg.command, self.paths.audio_in,
+                           on_silence=self._microphone_silent)
+
+    def _microphone_silent(self, silent: bool) -> None:
+        """``systemctl status`` says while the microphone delivers only digital silence."""
+        p = self.pipeline
+        self.notifier.status(
+            f"the microphone '{p.settings.audio.input.device}' hears only digital silence: "
+            "reopening it" if silent else status_line(StateChanged(p.state, p.state, "")))
 
     async def run(self) -> int:
         out = self.settings.audio.output

@@ -15,7 +15,7 @@ import contextlib
 import logging
 import re
 import shutil
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -58,11 +58,13 @@ class CommandSource:
     """
 
     def __init__(self, argv: Sequence[str], *, label: str = "",
-                 silence: ReopenOnSilence | None = None) -> None:
+                 silence: ReopenOnSilence | None = None,
+                 on_silence: Callable[[bool], None] | None = None) -> None:
         self.argv = list(argv)
         self.name = " ".join(self.argv)
         self.label = label or self.name
         self.silence = silence
+        self.on_silence = on_silence  # True: digital silence (reopening); False: sound again
         self._proc: asyncio.subprocess.Process | None = None
 
     async def __aenter__(self) -> CommandSource:
@@ -105,9 +107,13 @@ class CommandSource:
             verdict = self.silence.feed(frame, FRAME_S) if self.silence is not None else None
             if isinstance(verdict, Reopen):
                 _log_reopen(self.label, verdict)
+                if self.on_silence is not None:
+                    self.on_silence(True)
                 await self._stop()
                 await self._start()
             elif isinstance(verdict, SoundBack):
+                if self.on_silence is not None:
+                    self.on_silence(False)
                 _LOGGER.info("the microphone '%s' hears sound again after %.0f s of digital "
                              "silence (reopened %s)", self.label, verdict.silent_s,
                              _times(verdict.reopens))
@@ -212,14 +218,18 @@ class WavSource:
 
 
 def open_source(device: str, command: Sequence[str], audio_in: Path | None, *,
-                silence_after_s: float = SILENCE_AFTER_S) -> AudioSource:
+                silence_after_s: float = SILENCE_AFTER_S,
+                on_silence: Callable[[bool], None] | None = None) -> AudioSource:
     """The configured microphone: a WAV file (``--audio-in``), a command, or an ALSA device.
 
-    A live one is reopened after ``silence_after_s`` of digital silence (0: never).
+    A live one is reopened after ``silence_after_s`` of digital silence (0: never);
+    ``on_silence(True)`` is called then, ``on_silence(False)`` when it hears sound again.
     """
     if audio_in is not None:
         return WavSource(audio_in, realtime=True)
     silence = ReopenOnSilence(silence_after_s) if silence_after_s > 0 else None
     if command:
-        return CommandSource(command, label=" ".join(command), silence=silence)
-    return CommandSource(arecord_command(device), label=device, silence=silence)
+        return CommandSource(command, label=" ".join(command), silence=silence,
+                             on_silence=on_silence)
+    return CommandSource(arecord_command(device), label=device, silence=silence,
+                         on_silence=on_silence)

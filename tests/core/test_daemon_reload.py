@@ -87,3 +87,20 @@ async def test_a_failed_reload_keeps_the_running_configuration_and_says_so(
         assert status.startswith("READY=1\nSTATUS=reload failed: ") and why in status, status
     finally:
         await daemon.pipeline.close()
+
+
+async def test_the_status_line_says_while_the_microphone_is_digitally_silent(
+    tmp_path: Path,
+) -> None:
+    daemon, _fakes, notifier = daemon_on_fakes(tmp_path / "config.toml", tmp_path)
+    try:
+        daemon.pipeline.ready()
+        daemon._microphone_silent(True)
+        daemon._microphone_silent(False)
+    finally:
+        await daemon.pipeline.close()
+    device = daemon.settings.audio.input.device
+    assert notifier.sent == [
+        f"STATUS=the microphone '{device}' hears only digital silence: reopening it",
+        "STATUS=listening for the wake word",
+    ]

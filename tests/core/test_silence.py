@@ -155,9 +155,12 @@ async def test_a_silent_capture_is_reopened_and_its_sound_reported(
 ) -> None:
     caplog.set_level(logging.DEBUG, logger="appliance.audio.source")
     argv, starts = child(tmp_path, silent_starts=1)
-    source = CommandSource(argv, label="pulse", silence=ReopenOnSilence(after_s=2.0))
+    told: list[bool] = []
+    source = CommandSource(argv, label="pulse", silence=ReopenOnSilence(after_s=2.0),
+                           on_silence=told.append)
     frames = await read(source, 40)
     assert starts.read_text() == "2"
+    assert told == [True, False]  # the status line: silent, then sound again
     assert [digitally_silent(f) for f in frames] == [True] * 25 + [False] * 15
     records = [(r.levelname, r.getMessage()) for r in caplog.records]
     assert records == [
