@@ -110,8 +110,9 @@ async def _timed_mute(sender: aiomqtt.Client, service: MqttService,
     return time.monotonic() - sent
 
 
-async def test_a_flood_of_say_does_not_delay_mute(broker: Mosquitto) -> None:
-    controller = SpeakingController()
+async def _flood_then_mute(broker: Mosquitto, controller: RecordingController, suffix: str,
+                           payloads: list[str]) -> tuple[MqttService, float]:
+    """Flood ``suffix`` with ``payloads``, then send ``mute/set``: how long the mute took."""
     service = MqttService(mqtt_settings(broker.port), controller)
     mute = service.topics.sub("mute")
     async with (
@@ -120,11 +121,17 @@ async def test_a_flood_of_say_does_not_delay_mute(broker: Mosquitto) -> None:
         running(service, rec),
     ):
         mark = len(rec.messages)
-        texts = [f"announcement {i}" for i in range(5000)]
-        await _flood(sender.client, service.topics.sub("say"), texts)
+        await _flood(sender.client, service.topics.sub(suffix), payloads)
         took_s = await _timed_mute(sender.client, service, controller)
         await rec.wait_for(mute, lambda m: text(m) == "ON", after=mark)
-        await wait_until(lambda: _all_handled(service, 5001), "the flood handled")
+        await wait_until(lambda: _all_handled(service, len(payloads) + 1), "the flood handled")
+    return service, took_s
+
+
+async def test_a_flood_of_say_does_not_delay_mute(broker: Mosquitto) -> None:
+    controller = SpeakingController()
+    texts = [f"announcement {i}" for i in range(5000)]
+    service, took_s = await _flood_then_mute(broker, controller, "say", texts)
     spoken = [str(t) for t in controller.named("say")]
     LOGGER.info("mute/set after 5000 say: %.3f s; %d spoken, %d refused, %d dropped", took_s,
                 len(spoken), service.stats.rejected, service.stats.dropped)
@@ -139,19 +146,8 @@ async def test_a_flood_of_slow_commands_does_not_starve_another_topic(
 ) -> None:
     """Each threshold command waits for the broker to take its new retained state."""
     controller = FakeController()
-    service = MqttService(mqtt_settings(broker.port), controller)
-    mute = service.topics.sub("mute")
-    async with (
-        recording_client(broker.port, (service.topics.availability, mute)) as rec,
-        recording_client(broker.port, ()) as sender,
-        running(service, rec),
-    ):
-        mark = len(rec.messages)
-        values = [f"0.{10 + i % 80}" for i in range(5000)]
-        await _flood(sender.client, service.topics.sub("wake/threshold/set"), values)
-        took_s = await _timed_mute(sender.client, service, controller)
-        await rec.wait_for(mute, lambda m: text(m) == "ON", after=mark)
-        await wait_until(lambda: _all_handled(service, 5001), "the flood handled")
+    values = [f"0.{10 + i % 80}" for i in range(5000)]
+    service, took_s = await _flood_then_mute(broker, controller, "wake/threshold/set", values)
     handled = controller.named("set_wake_threshold")
     LOGGER.info("mute/set after 5000 wake/threshold/set: %.3f s; %d handled, %d dropped",
                 took_s, len(handled), service.stats.dropped)
