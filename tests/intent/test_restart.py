@@ -9,7 +9,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ from ..core.daemon_proc import DaemonProcess
 pytestmark = pytest.mark.models
 
 FEED = Path(__file__).with_name("feed_audio.py")
-T0 = datetime(2030, 1, 7, 6, 50).astimezone().timestamp()  # a Monday, 06:50 local time
+T0 = datetime(2030, 1, 7, 6, 50, tzinfo=UTC).timestamp()  # a Monday, 06:50 (daemons run in UTC)
 
 
 def config(tmp: Path, mic: list[str]) -> Path:
