@@ -33,7 +33,7 @@ from appliance.skills.core import CoreSkills
 from appliance.skills.service import install_skills, reinstall_skills
 from appliance.stages import build_stages
 from appliance.system.reload import diff_settings
-from appliance.system.sdnotify import Notifier, run_watchdog, status_line
+from appliance.system.sdnotify import Notifier, run_watchdog, state_status, status_line
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ class Daemon:
         p = self.pipeline
         self.notifier.status(
             f"the microphone '{p.settings.audio.input.device}' hears only digital silence: "
-            "reopening it" if silent else status_line(StateChanged(p.state, p.state, "")))
+            "reopening it" if silent else state_status(p.state))
 
     async def run(self) -> int:
         out = self.settings.audio.output

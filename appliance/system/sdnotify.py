@@ -105,8 +105,13 @@ _STATUS_TEXT = {
 
 def status_line(event: StateChanged) -> str:
     """The systemd STATUS= text for a state change (``systemctl status`` shows it)."""
-    text = _STATUS_TEXT.get(event.new, str(event.new))
+    text = state_status(event.new)
     return f"{text}: {event.reason}" if event.reason else text
+
+
+def state_status(state: State) -> str:
+    """What the assistant is doing in ``state``, as the status line says it."""
+    return _STATUS_TEXT.get(state, str(state))
 
 
 async def run_watchdog(notifier: Notifier, healthy: Callable[[], bool]) -> None:
