@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from appliance.tts import Synthesizer
     from appliance.wake import Detection
 
+T = TypeVar("T")
+
 
 class WakeDetector(Protocol):
     """Scores 80 ms frames; ``process`` returns a detection once per utterance."""
@@ -137,8 +139,6 @@ _REBUILT_BY = {"wake": {"wake"}, "stt": {"stt"}, "tts": {"tts", "audio.output"},
 def stages_to_rebuild(changed: Set[str]) -> frozenset[str]:
     """The stages a reload builds again for these changed sections (the rest are kept)."""
     return frozenset(stage for stage, sections in _REBUILT_BY.items() if sections & changed)
-
-T = TypeVar("T")
 
 
 async def _load(needed: bool, make: Callable[[], T]) -> T | None:
