@@ -16,9 +16,10 @@ pipeline's decision, not the turn's.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Protocol, TypeVar
@@ -206,21 +207,13 @@ class Turn:
 
     async def _transcribe(self, audio: Int16Array, *, full_window: bool = False) -> Transcript:
         stt = self.ctx.stages.stt
-        try:
+        with stage_errors(SttError, "transcription failed"):
             return await self.ctx.run_blocking(
                 partial(stt.transcribe, audio, full_window=full_window))
-        except ApplianceError:
-            raise
-        except Exception as err:
-            raise SttError(f"transcription failed: {type(err).__name__}: {err}") from err
 
     def _recognize(self, text: str) -> Recognition | None:
-        try:
+        with stage_errors(IntentError, f"intent recognition failed on {text!r}"):
             return self.ctx.stages.intents.recognize(text)
-        except ApplianceError:
-            raise
-        except Exception as err:
-            raise IntentError(f"intent recognition failed on {text!r}: {err}") from err
 
     async def _decide(self, text: str, recognition: Recognition | None) -> Reply:
         self.timing.recognized = time.monotonic()
@@ -231,12 +224,9 @@ class Turn:
             return Reply(NOT_UNDERSTOOD)
         self.ctx.events.publish(IntentRecognized(
             recognition.name, recognition.slots, recognition.confidence, text, self.session_id))
-        try:
+        with stage_errors(IntentError, f"the {recognition.name} handler failed",
+                          TimeoutError):  # a handler's timeout is the thinking timeout
             reply = await self.ctx.handle(recognition, self.session_id)
-        except (ApplianceError, asyncio.CancelledError, TimeoutError):
-            raise
-        except Exception as err:
-            raise IntentError(f"the {recognition.name} handler failed: {err}") from err
         self._stage_ended("intent", recognition.name)
         return reply
 
@@ -252,14 +242,11 @@ class Turn:
         cancelled = True
         try:
             async with asyncio.timeout(self.ctx.settings.pipeline.speaking_timeout_s):
-                await self.ctx.stages.player.speak(reply.text, self._first_audio)
+                with stage_errors(TtsError, "speaking failed", TimeoutError):
+                    await self.ctx.stages.player.speak(reply.text, self._first_audio)
             cancelled = False
         except TimeoutError:
             _LOGGER.warning("answer cut at speaking_timeout_s")
-        except (ApplianceError, asyncio.CancelledError):
-            raise
-        except Exception as err:
-            raise TtsError(f"speaking failed: {type(err).__name__}: {err}") from err
         finally:
             self.ctx.events.publish(SpeechFinished(reply.text, self.session_id, cancelled))
             self._stage_ended("answer", "cancelled" if cancelled else "")
@@ -272,6 +259,20 @@ class Turn:
 
     def _stage_ended(self, stage: str, outcome: str) -> None:
         self.ctx.events.publish(StageEnded(stage, self.session_id, outcome))
+
+
+@contextlib.contextmanager
+def stage_errors(kind: type[ApplianceError], what: str,
+                 *passing: type[Exception]) -> Iterator[None]:
+    """At a stage's boundary: its ApplianceErrors (and ``passing``) go on as they are, any
+    other failure becomes ``kind`` (a stable code) saying ``what`` failed and why."""
+    let_through: tuple[type[Exception], ...] = (ApplianceError, *passing)
+    try:
+        yield
+    except let_through:
+        raise
+    except Exception as err:
+        raise kind(f"{what}: {type(err).__name__}: {err}") from err
 
 
 def _consume(future: asyncio.Future[Transcript]) -> None:
