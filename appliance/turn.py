@@ -87,8 +87,7 @@ class Turn:
     """One interaction. ``reply`` given: an announcement (nothing to hear, just say it)."""
 
     def __init__(self, ctx: TurnContext, session_id: str, source: str, *,
-                 reply: Reply | None = None, preroll: Iterable[bytes] = (),
-                 mute_until_s: float = 0.0) -> None:
+                 reply: Reply | None = None, preroll: Iterable[bytes] = ()) -> None:
         self.ctx = ctx
         self.session_id = session_id
         self.source = source
@@ -97,7 +96,6 @@ class Turn:
         self.frames: list[bytes] = list(preroll)
         self.listening = reply is None
         self._reply = reply
-        self._mute_until_s = mute_until_s
         self._last_speech_at = 0.0
         self._heard: asyncio.Future[Endpoint] = asyncio.get_running_loop().create_future()
         self._early: asyncio.Future[Transcript] | None = None
@@ -111,12 +109,10 @@ class Turn:
     def audio(self) -> Int16Array:
         return np.frombuffer(b"".join(self.frames), dtype=np.int16).copy()
 
-    def hear(self, frame: bytes, probability: float, t_s: float) -> None:
-        """One frame at audio time ``t_s``; frames under the chime count as silence."""
+    def hear(self, frame: bytes, probability: float) -> None:
+        """One frame and its speech probability."""
         if not self.listening:
             return
-        if t_s <= self._mute_until_s:
-            frame, probability = bytes(len(frame)), 0.0
         if probability >= self.ctx.settings.listen.vad_threshold:
             self._last_speech_at = time.monotonic()
         self.frames.append(frame)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -11,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from appliance.audio.format import RATE_HZ, Int16Array, resample
+from appliance.audio.format import RATE_HZ, Int16Array, Pcm, resample, write_wav
 from appliance.clock import TEST_CLOCK_ENV
 from appliance.skills.core import number_words
 from appliance.stt import Transcriber
@@ -116,3 +117,49 @@ def test_no_wake_means_nothing_played(
     assert not [line for line in daemon.since(mark) if "-> wake" in line]
     assert len(heard) > SPEAKER_RATE_HZ, "the speaker was not recorded"
     assert np.abs(heard).max() < 100, "something was played"
+
+
+def spoken(voices: Voices, voice: str, text: str, tmp: Path) -> Int16Array:
+    """Words without the silence the voice puts around them (so a gap is the gap we say)."""
+    pcm = voices.piper_pcm(text) if voice == "piper" else voices.espeak_pcm(text, tmp)
+    loud = np.nonzero(np.abs(pcm) > 500)[0]
+    return pcm[loud[0] : loud[-1] + 1]
+
+
+@pytest.mark.parametrize("voice", ["piper", "espeak-ng"])
+def test_a_command_said_straight_after_the_wake_word_keeps_its_first_word(
+    voice: str, daemon: DaemonProcess, pulse_devices: PulseDevices, voices: Voices,
+    tmp_path: Path,
+) -> None:
+    """The chime on (the default) and heard by the microphone, as in a room: the speaker's
+    output is looped back into the microphone while the command is said 0.15 s after the wake
+    word, so the chime's echo lands on the command's first word."""
+    gap = np.zeros(int(0.15 * RATE_HZ), np.int16)
+    quiet = np.zeros(int(0.5 * RATE_HZ), np.int16)
+    audio = np.concatenate([quiet, spoken(voices, voice, "Hey Jarvis.", tmp_path), gap,
+                            spoken(voices, voice, "Turn on the kitchen light.", tmp_path),
+                            quiet, quiet, quiet])
+    wav = tmp_path / "no-pause.wav"
+    write_wav(wav, Pcm(audio, RATE_HZ))
+    loopback = subprocess.run(
+        ["pactl", "load-module", "module-loopback", "source=speaker.monitor", "sink=mic",
+         "latency_msec=30"], env=pulse_devices.env, check=True, capture_output=True, text=True,
+        timeout=10).stdout.strip()
+    mark = daemon.mark()
+    try:
+        heard = record_while(pulse_devices, tmp_path, lambda: (
+            pulse_devices.play_to_mic(wav),
+            daemon.wait_for("state speaking -> idle", mark, timeout_s=60)))
+    finally:
+        subprocess.run(["pactl", "unload-module", loopback], env=pulse_devices.env, check=True,
+                       timeout=10)
+    log = "\n".join(daemon.since(mark))
+    assert "state idle -> wake (hey_jarvis)" in log
+    assert np.abs(heard).max() > 3000, "the chime was not played"
+    found = re.search(r"heard: (['\"])(.*)\1$", log, re.MULTILINE)  # the text's repr()
+    assert found, log
+    # The 0.24 s pre-roll holds the wake word's last syllable: Whisper may write it ("Jarvis",
+    # "It's"); then come the command's words, the first one whole.
+    command = re.sub(r"^\W*(hey\W+)?jarvis\W*", "", found.group(2).lower())
+    assert re.match(r"(\W*[\w']+\W+)?turn on the kitchen light", command), (
+        f"the transcript was {found.group(2)!r}")

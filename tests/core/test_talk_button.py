@@ -15,7 +15,6 @@ from appliance.daemon import load_pipeline
 from appliance.events import EventBus, ListeningStarted, State
 from appliance.hardware import run_hardware
 from appliance.hardware.led_backends import RecordingSink
-from appliance.pipeline import CHIME_MARGIN_S
 from appliance.settings import load_settings
 
 from ..conftest import Voices
@@ -50,9 +49,7 @@ async def test_talk_button_answers_a_question_without_the_wake_word(voices: Voic
             await asyncio.sleep(0.1)
             pins.pin(17).drive_high()
             events = await next_state(sub, State.LISTENING)
-            # A person speaks after the chime (what the microphone hears meanwhile is muted).
-            mic.say(np.zeros(int((pipeline.stages.player.chime_s + CHIME_MARGIN_S) * RATE_HZ),
-                             np.int16))
+            mic.say(np.zeros(int(pipeline.stages.player.chime_s * RATE_HZ), np.int16))
             mic.say(voices.piper_pcm("What time is it?"), 1.5)
             events += await next_state(sub, State.SPEAKING)
             events += await next_state(sub, State.IDLE)
