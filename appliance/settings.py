@@ -109,6 +109,8 @@ class TtsSettings:
 class IntentSettings:
     language: str = rng(line=True)
     sentences_dirs: tuple[str, ...] = rng(line=True)
+    closed_vocabulary: bool = rng()
+    closed_max_penalty: float = rng(0, 100)
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ whatever a reload did not change.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Set
+from collections.abc import Awaitable, Callable, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -25,6 +25,7 @@ from appliance.stt import Transcript
 
 if TYPE_CHECKING:
     from appliance.audio.sink import AudioSink
+    from appliance.intent.closed import Choice, SentenceScorer
     from appliance.settings import Settings
     from appliance.tts import Synthesizer
     from appliance.wake import Detection
@@ -66,6 +67,16 @@ class SpeechToText(Protocol):
     initial_prompt: str | None
 
     def transcribe(self, samples: Int16Array, *, full_window: bool = False) -> Transcript: ...
+
+    def score(self, transcript: Transcript, texts: Sequence[str]) -> list[float] | None:
+        """The log-probability of each text for the transcript's audio (None: cannot)."""
+
+
+class CommandChooser(Protocol):
+    """The closed-vocabulary step (:class:`appliance.intent.closed.ClosedVocabulary`)."""
+
+    def choose(self, transcript: str, scorer: SentenceScorer) -> Choice | None:
+        """Which known command the audio holds, when the free transcript was not understood."""
 
 
 class IntentRecognizer(Protocol):
@@ -109,6 +120,7 @@ class Stages:
     stt: SpeechToText
     intents: IntentRecognizer
     player: Player
+    closed: CommandChooser | None = None  # built with the intents; None: turned off
 
 
 class Workers:
@@ -153,7 +165,6 @@ async def build_stages(settings: Settings, sink: AudioSink, *, previous: Stages 
     New stages start from their configuration: what the user chose at run time (wake word,
     threshold, volume) is carried over by :meth:`appliance.pipeline.Pipeline.reload`.
     """
-    from appliance.intent.engine import make_engine
     from appliance.speaker import Speaker
     from appliance.stt import Transcriber
     from appliance.tts import Synthesizer
@@ -178,11 +189,31 @@ async def build_stages(settings: Settings, sink: AudioSink, *, previous: Stages 
     if previous is None:
         if wake is None or stt is None or player is None or vad is None:
             raise RuntimeError("a first build loads every stage")
-        return Stages(wake, vad, stt, make_engine(settings, wake.names), player)
+        intents, closed = await _intents(settings, wake.names)
+        return Stages(wake, vad, stt, intents, player, closed)
     wake_stage: WakeDetector = wake or previous.wake
-    intents = make_engine(settings, wake_stage.names) if fresh("intents") else previous.intents
+    if fresh("intents"):
+        intents, closed = await _intents(settings, wake_stage.names)
+    else:
+        intents, closed = previous.intents, previous.closed
     return Stages(wake_stage, previous.vad, stt or previous.stt, intents,
-                  player or previous.player)
+                  player or previous.player, closed)
+
+
+async def _intents(settings: Settings, wake_names: tuple[str, ...]
+                   ) -> tuple[IntentRecognizer, CommandChooser | None]:
+    """The intent engine and its closed-vocabulary step (expanding the templates: 0.1-0.5 s)."""
+    from appliance.intent.closed import ClosedVocabulary
+    from appliance.intent.engine import make_engine
+
+    def build() -> tuple[IntentRecognizer, CommandChooser | None]:
+        engine = make_engine(settings, wake_names)
+        cfg = settings.intent
+        closed = ClosedVocabulary(engine, cfg.closed_max_penalty) if cfg.closed_vocabulary \
+            else None
+        return engine, closed
+
+    return await asyncio.to_thread(build)
 
 
 def vocabulary_prompt(intents: IntentRecognizer) -> str | None:

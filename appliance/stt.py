@@ -6,7 +6,9 @@ import logging
 import math
 import re
 import zlib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -59,11 +61,17 @@ def looks_looped(text: str) -> bool:
     return len(data) > 24 and len(data) / len(zlib.compress(data)) > MAX_COMPRESSION_RATIO
 
 
+ENCODED_MARGIN = 10  # encoder positions kept after the audio's own, for scoring sentences
+
+
 @dataclass(frozen=True)
 class Transcript:
     text: str
     audio_s: float
     window_s: float | None = None  # the shortened encoder window used; None: Whisper's 30 s
+    # The encoder's output over the audio (shortened window only): what :meth:`Transcriber.score`
+    # scores other sentences against, without encoding the audio again.
+    encoded: Any = field(default=None, compare=False, repr=False)
 
 
 class Transcriber:
@@ -105,26 +113,55 @@ class Transcriber:
         audio = to_float(np.asarray(samples, dtype=np.int16))
         window = None if full_window else short_window_s(len(audio) / RATE_HZ,
                                                           self.settings.window_s)
-        text = None
+        text, encoded = None, None
         if window is not None and (self.settings.language or not self._multilingual):
-            text = self._transcribe_window(audio, window)
+            text, encoded = self._transcribe_window(audio, window)
         if text is None:
-            window = None
+            window, encoded = None, None
             text = self._transcribe_full(audio)
-        return Transcript(text, len(audio) / RATE_HZ, window)
+        return Transcript(text, len(audio) / RATE_HZ, window, encoded)
+
+    def score(self, transcript: Transcript, texts: Sequence[str]) -> list[float] | None:
+        """Whisper's log-probability (nats) of each text for the transcript's audio: forced
+        decoding of all of them in one batch. None: no encoded audio to score against (the
+        full window was used)."""
+        if transcript.encoded is None or not texts:
+            return None
+        import ctranslate2
+
+        tokenizer = self._tokenizer()
+        tokens = [tokenizer.encode(text) for text in texts]
+        encoded = transcript.encoded
+        batch = ctranslate2.StorageView.from_array(
+            np.ascontiguousarray(np.repeat(encoded, len(texts), axis=0)))
+        try:
+            results = self._model.model.align(batch, tokenizer.sot_sequence, tokens,
+                                              encoded.shape[1], median_filter_width=1)
+        except (RuntimeError, ValueError) as err:
+            raise SttError(f"scoring sentences failed: {err}",
+                           fix="run with --debug and report it") from err
+        return [float(np.log(np.maximum(np.asarray(r.text_token_probs), 1e-12)).sum())
+                for r in results]
+
+    def _tokenizer(self) -> Any:
+        from faster_whisper.tokenizer import Tokenizer
+
+        return Tokenizer(self._model.hf_tokenizer, self._multilingual, task="transcribe",
+                         language=self.settings.language or "en")
 
     @property
     def _multilingual(self) -> bool:
         return bool(self._model.model.is_multilingual)
 
-    def _transcribe_window(self, audio: npt.NDArray[np.float32], window_s: float) -> str | None:
+    def _transcribe_window(self, audio: npt.NDArray[np.float32], window_s: float
+                           ) -> tuple[str | None, Any]:
         """Whisper with its encoder cut to ``window_s`` (CTranslate2 takes fewer frames).
 
         A 2 s command in a 10 s window costs a fifth of the 30 s window's encoder, and the
         bundled models transcribe our commands as well (``appliance bench audio --stt-window``).
-        Returns None when the decoder loops, so the caller falls back to the full window.
+        Returns the text (None when the decoder loops, so the caller falls back to the full
+        window) and the encoder's output over the audio.
         """
-        from faster_whisper.tokenizer import Tokenizer
         from faster_whisper.transcribe import get_ctranslate2_storage
 
         extractor = self._model.feature_extractor
@@ -132,8 +169,7 @@ class Transcriber:
         padded[: len(audio)] = audio
         frames = len(padded) // extractor.hop_length
         features = extractor(padded, padding=0)[:, :frames]
-        tokenizer = Tokenizer(self._model.hf_tokenizer, self._multilingual, task="transcribe",
-                              language=self.settings.language or "en")
+        tokenizer = self._tokenizer()
         previous = (tokenizer.encode(" " + self.initial_prompt.strip())
                     if self.initial_prompt else [])
         prompt = self._model.get_prompt(tokenizer, previous, without_timestamps=True)
@@ -148,11 +184,14 @@ class Transcriber:
         except (RuntimeError, ValueError) as err:
             raise SttError(f"transcription failed: {err}", fix="run with --debug and report it"
                            ) from err
+        whole = np.array(encoded)
+        used = math.ceil(len(audio) / extractor.hop_length / 2) + ENCODED_MARGIN
+        kept = whole[:, : min(whole.shape[1], used)].copy()
         text = drop_repeats(str(tokenizer.decode(result.sequences_ids[0])).strip())
         if looks_looped(text):
             _LOGGER.debug("short window looped (%r): using the full window", text)
-            return None
-        return text
+            return None, None
+        return text, kept
 
     def _transcribe_full(self, audio: npt.NDArray[np.float32]) -> str:
         try:

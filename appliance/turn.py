@@ -188,6 +188,8 @@ class Turn:
             transcript = await self._transcribe(audio)
         self.timing.transcribed = time.monotonic()
         recognition = self._recognize(transcript.text)
+        if recognition is None:
+            recognition = await self._choose(transcript)
         if recognition is None and transcript.window_s is not None:
             _LOGGER.info("not understood: %r; once more in Whisper's full window",
                          transcript.text)
@@ -206,6 +208,23 @@ class Turn:
         with stage_errors(SttError, "transcription failed"):
             return await self.ctx.run_blocking(
                 partial(stt.transcribe, audio, full_window=full_window))
+
+    async def _choose(self, transcript: Transcript) -> Recognition | None:
+        """The closed-vocabulary step: the known command this audio holds, if any."""
+        closed, stt = self.ctx.stages.closed, self.ctx.stages.stt
+        if closed is None or not transcript.text.strip():
+            return None
+        started = time.monotonic()
+        with stage_errors(IntentError, f"choosing a command for {transcript.text!r}"):
+            choice = await self.ctx.run_blocking(
+                partial(closed.choose, transcript.text, partial(stt.score, transcript)))
+        self.timing.stages["closed"] = time.monotonic() - started
+        if choice is None:
+            _LOGGER.info("not understood, and no known command fits: %r", transcript.text)
+            return None
+        _LOGGER.info("heard %r as the command %r (%.1f nats less likely)", transcript.text,
+                     choice.sentence, choice.penalty)
+        return choice.recognition
 
     def _recognize(self, text: str) -> Recognition | None:
         with stage_errors(IntentError, f"intent recognition failed on {text!r}"):

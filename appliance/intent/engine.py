@@ -167,6 +167,12 @@ class IntentEngine:
                 return Recognition(found[0], found[1], round(candidate.confidence, 3), text)
         return None
 
+    def recognize_exact(self, plain: str) -> Recognition | None:
+        """A normalised sentence matched as it is (no fuzzy correction): the closed-vocabulary
+        step's check of its candidates (:mod:`appliance.intent.closed`)."""
+        found = self._match(plain, self.context())
+        return None if found is None else Recognition(found[0], found[1], 1.0, plain)
+
     def _match(self, plain: str, context: dict[str, Any]) -> tuple[str, dict[str, Any]] | None:
         from hassil import recognize_best
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -21,6 +21,7 @@ from appliance.audio.format import FRAME_SAMPLES, Int16Array
 from appliance.clock import FakeClock
 from appliance.controller import Recognition
 from appliance.events import EventBus
+from appliance.intent.closed import Choice, SentenceScorer
 from appliance.pipeline import Pipeline
 from appliance.settings import Settings, load_settings
 from appliance.stages import Stages
@@ -112,6 +113,10 @@ class FakeStt:
         self.gate = threading.Event()
         self.gate.set()
         self.error: Exception | None = None
+        self.scores: dict[str, float] = {}  # a sentence's log-probability (else -100)
+
+    def score(self, transcript: Transcript, texts: Sequence[str]) -> list[float] | None:
+        return [self.scores.get(text.strip(), -100.0) for text in texts]
 
     def transcribe(self, samples: Int16Array, *, full_window: bool = False) -> Transcript:
         self.gate.wait(10)
@@ -204,6 +209,24 @@ class FakePlayer:
         self.closed = True
 
 
+class FakeChooser:
+    """The closed-vocabulary step: ``choices`` maps a transcript to the command it stands for;
+    it records the scores its scorer gave for ``[transcript, command]``."""
+
+    def __init__(self, choices: dict[str, Recognition] | None = None) -> None:
+        self.choices = choices or {}
+        self.scored: list[list[float] | None] = []
+
+    def choose(self, transcript: str, scorer: SentenceScorer) -> Choice | None:
+        found = self.choices.get(transcript)
+        if found is None:
+            return None
+        scores = scorer([transcript, found.text])
+        self.scored.append(scores)
+        penalty = 0.0 if scores is None else scores[0] - scores[1]
+        return Choice(found, found.text, penalty)
+
+
 @dataclass
 class Fakes:
     wake: FakeWake = field(default_factory=FakeWake)
@@ -211,9 +234,10 @@ class Fakes:
     stt: FakeStt = field(default_factory=FakeStt)
     intents: FakeIntents = field(default_factory=FakeIntents)
     player: FakePlayer = field(default_factory=FakePlayer)
+    closed: FakeChooser | None = None
 
     def stages(self) -> Stages:
-        return Stages(self.wake, self.vad, self.stt, self.intents, self.player)
+        return Stages(self.wake, self.vad, self.stt, self.intents, self.player, self.closed)
 
 
 def fake_settings(thinking_timeout_s: float = 0.3, speaking_timeout_s: float = 0.3) -> Settings:

@@ -146,10 +146,13 @@ def test_a_command_said_straight_after_the_wake_word_keeps_its_first_word(
          "latency_msec=30"], env=pulse_devices.env, check=True, capture_output=True, text=True,
         timeout=10).stdout.strip()
     mark = daemon.mark()
+
+    def say() -> None:
+        pulse_devices.play_to_mic(wav)
+        daemon.wait_for("state speaking -> idle", mark, timeout_s=60)
+
     try:
-        heard = record_while(pulse_devices, tmp_path, lambda: (
-            pulse_devices.play_to_mic(wav),
-            daemon.wait_for("state speaking -> idle", mark, timeout_s=60)))
+        heard = record_while(pulse_devices, tmp_path, say)
     finally:
         subprocess.run(["pactl", "unload-module", loopback], env=pulse_devices.env, check=True,
                        timeout=10)

@@ -38,6 +38,7 @@ from appliance.turn import TOO_LONG
 from tests.scripted import ScriptedMic, next_state, states
 
 from .fakes import (
+    FakeChooser,
     Fakes,
     FakeStt,
     fake_pipeline,
@@ -240,6 +241,38 @@ async def test_a_transcript_not_understood_is_heard_once_more_in_the_full_window
     assert [c.full_window for c in stt.calls] == calls  # once, never twice
     assert [e.text for e in of(TranscriptReady, events)] == [full]
     assert fakes.player.spoken == [answer]
+
+
+async def test_a_transcript_not_understood_is_chosen_among_the_known_commands_first() -> None:
+    """The closed-vocabulary step runs on the same audio before the full-window retry; what
+    it chooses is acted on, and the transcript published is what Whisper wrote."""
+    stt = FakeStt("can't sell it all timers")
+    stt.scores = {"can't sell it all timers": -12.0, "cancel all timers": -13.5}
+    cancel = Recognition("GetTime", {}, 1.0, "cancel all timers")
+    closed = FakeChooser({"can't sell it all timers": cancel})
+    pipeline, fakes = fake_pipeline(Fakes(stt=stt, closed=closed), QUIET)
+    pipeline.add_intent_handler(Answers())
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            command(mic)
+            events = await next_state(sub, State.IDLE, 5)
+    assert [c.full_window for c in stt.calls] == [False]  # chosen: no full-window retry
+    assert closed.scored == [[-12.0, -13.5]]  # scored against the transcript's own audio
+    assert [e.text for e in of(TranscriptReady, events)] == ["can't sell it all timers"]
+    assert fakes.player.spoken == ["Answer to GetTime."]
+    assert "closed" in pipeline.timing.stages
+
+
+async def test_nothing_chosen_goes_on_to_the_full_window_then_not_understood() -> None:
+    stt = FakeStt("the garden looks lovely", full_window_texts=("the garden looks lovely",))
+    pipeline, fakes = fake_pipeline(Fakes(stt=stt, closed=FakeChooser()), QUIET)
+    pipeline.add_intent_handler(Answers())
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            command(mic)
+            await next_state(sub, State.IDLE, 5)
+    assert [c.full_window for c in stt.calls] == [False, True]
+    assert fakes.player.spoken == ["Sorry, I didn't understand."]
 
 
 async def test_a_question_back_listens_again_without_the_wake_word() -> None:

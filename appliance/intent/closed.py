@@ -1,0 +1,411 @@
+"""Closed-vocabulary recognition: which of the sentences the speaker knows was said?
+
+Whisper is free to write any English; the speaker only needs to know which of its commands was
+said. When the free transcript is not understood, this module:
+
+1. **expands** the intent templates into *skeletons*, word sequences with a placeholder where a
+   number or a name goes (``set a timer for <minutes> minutes``; small lists such as am/pm and
+   the days are written out), once per engine;
+2. **retrieves** the skeletons closest to the transcript by the letter trigrams they share (an
+   inverted index: a few milliseconds, whatever the number of skeletons), then aligns each of the
+   best few word by word and fills its placeholders with what was heard in their place (the
+   numbers and names keep their values: only the words around them are corrected);
+3. **asks Whisper** (:class:`SentenceScorer`, forced decoding over the same encoded audio) how
+   likely each filled sentence is for this audio, against the free transcript: a candidate is
+   accepted only when the audio supports it nearly as well as what Whisper wrote freely
+   (``max_penalty`` nats), so out-of-domain speech ("what time does the pharmacy close") stays
+   not understood, while "Can't sell it all timers." becomes "cancel all timers".
+
+Pure text steps (1, 2) have no model and are tested on their own; step 3 is behind the small
+:class:`SentenceScorer` protocol.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import logging
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+
+from appliance.controller import Recognition
+
+_LOGGER = logging.getLogger(__name__)
+
+MAX_PER_TEMPLATE = 4000  # skeletons of one template (optional words multiply them)
+NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A placeholder in a skeleton: ``number`` (a range list) or ``words`` (a wildcard)."""
+
+    name: str
+    kind: str  # "number" | "words"
+
+    def __str__(self) -> str:
+        return f"<{self.name}>"
+
+
+Token = str | Slot
+
+
+@dataclass(frozen=True)
+class Skeleton:
+    intent: str
+    tokens: tuple[Token, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(str(t) for t in self.tokens)
+
+
+# -- 1. expansion ------------------------------------------------------------------------------
+
+
+def skeletons(intents: Any) -> list[Skeleton]:
+    """Every skeleton of every template of a hassil ``Intents`` (duplicates removed).
+
+    Templates that need context (``requires_context``: an answer to a question) are left out:
+    their words are short ("the pasta one") and only mean something when asked.
+    """
+    seen: set[tuple[str, tuple[Token, ...]]] = set()
+    out: list[Skeleton] = []
+    for name, intent in intents.intents.items():
+        for block in intent.data:
+            if block.requires_context:
+                continue
+            for sentence in block.sentences:
+                for text in itertools.islice(_expand(sentence.expression, intents),
+                                             MAX_PER_TEMPLATE):
+                    tokens = _tokens(text)
+                    if tokens and (name, tokens) not in seen:
+                        seen.add((name, tokens))
+                        out.append(Skeleton(name, tokens))
+    return out
+
+
+_MARK = "\x01"  # a placeholder in an expanded text: MARK kind:slot MARK
+
+
+def _tokens(text: str) -> tuple[Token, ...]:
+    out: list[Token] = []
+    for i, part in enumerate(text.split(_MARK)):
+        if i % 2:
+            kind, _, slot = part.partition(":")
+            out.append(Slot(slot, kind))
+        else:
+            out += part.split()
+    return tuple(out)
+
+
+def _expand(expr: Any, intents: Any, depth: int = 0) -> Iterator[str]:
+    """The texts of an expression (hassil joins its pieces as written: "timer[s]")."""
+    import hassil.expression as ex
+
+    if depth > 30:
+        return
+    if isinstance(expr, ex.TextChunk):
+        yield expr.text
+    elif isinstance(expr, ex.Sentence):
+        yield from _expand(expr.expression, intents, depth + 1)
+    elif isinstance(expr, ex.Alternative):
+        for item in expr.items:
+            yield from _expand(item, intents, depth + 1)
+    elif isinstance(expr, ex.Permutation):
+        for order in itertools.permutations(expr.items):
+            yield from _sequence(list(order), intents, depth, " ")
+    elif isinstance(expr, ex.Group):
+        yield from _sequence(expr.items, intents, depth, "")
+    elif isinstance(expr, ex.RuleReference):
+        yield from _rule(expr.rule_name, intents, depth)
+    elif isinstance(expr, ex.ListReference):
+        yield _placeholder(expr.list_name, intents)
+
+
+def _rule(name: str, intents: Any, depth: int) -> Iterator[str]:
+    rule = intents.expansion_rules.get(name)
+    if rule is not None and _has_numbers(rule, intents):
+        # a duration or a time of day: kept as heard (Whisper writes numbers well)
+        yield f" {_MARK}span:{name}{_MARK} "
+    elif rule is not None:
+        yield from _expand(rule, intents, depth + 1)
+
+
+def _placeholder(list_name: str, intents: Any) -> str:
+    """A list's placeholder: a choice among its words, a number (a range), or a name."""
+    from hassil.intents import RangeSlotList, TextSlotList
+
+    slot_list = intents.slot_lists.get(list_name)
+    kind = ("choice" if isinstance(slot_list, TextSlotList)
+            else "number" if isinstance(slot_list, RangeSlotList) else "words")
+    return f" {_MARK}{kind}:{list_name}{_MARK} "
+
+
+def _has_numbers(rule: Any, intents: Any) -> bool:
+    from hassil.intents import RangeSlotList
+
+    names = rule.expression.list_names(intents.expansion_rules) if hasattr(
+        rule.expression, "list_names") else []
+    return any(isinstance(intents.slot_lists.get(n), RangeSlotList) for n in names)
+
+
+def _sequence(items: Sequence[Any], intents: Any, depth: int, glue: str) -> Iterator[str]:
+    parts = [list(dict.fromkeys(itertools.islice(_expand(i, intents, depth + 1),
+                                                 MAX_PER_TEMPLATE))) for i in items]
+    combos = itertools.islice(itertools.product(*parts), MAX_PER_TEMPLATE)
+    yield from dict.fromkeys(_amounts(glue.join(combo)) for combo in combos)
+
+
+_NUMBER_MARK = f"{_MARK}number:[^{_MARK}]+{_MARK}"
+_AMOUNT = re.compile(  # numbers with their units: "<hours> hours and <minutes> minutes"
+    rf"(?:{_NUMBER_MARK}[\s-]*(?:hours?|minutes?|seconds?|percent)?\s*(?:and\s+(?={_MARK}))?)+")
+
+
+def _amounts(text: str) -> str:
+    """A run of numbers and their units as one span, kept as heard (templates written out
+    number by number, as Home Assistant's are, would otherwise multiply the skeletons)."""
+    return _AMOUNT.sub(f" {_MARK}span:amount{_MARK} ", text)
+
+
+# -- 2. retrieval and filling -------------------------------------------------------------------
+
+
+_SOUNDS = str.maketrans("vbdgcqzx", "fptkkkss")
+_VOWELS = re.compile(r"(?<=.)[aeiouyhw']+")
+_DOUBLES = re.compile(r"(.)\1+")
+
+
+def sound_key(word: str) -> str:
+    """A rough key of how a word sounds ("volume" and "follow" -> "flm", "fl"): voiced and
+    unvoiced consonants as one, vowels after the first letter dropped."""
+    if word == "#":
+        return word
+    word = word.replace("ph", "f").replace("ck", "k").translate(_SOUNDS)
+    return _DOUBLES.sub(r"\1", _VOWELS.sub("", word))
+
+
+def _trigrams(words: Iterable[str]) -> set[str]:
+    """Letter trigrams of the words, and trigrams of their sound keys (marked with ~)."""
+    words = list(words)
+    grams: set[str] = set()
+    for joined, mark in ((" ".join(words), ""), (" ".join(sound_key(w) for w in words), "~")):
+        text = f" {joined} "
+        grams.update(mark + text[i : i + 3] for i in range(len(text) - 2))
+    return grams
+
+
+def _skeleton_words(skeleton: Skeleton) -> list[str]:
+    return [t if isinstance(t, str) else "#" for t in skeleton.tokens]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    intent: str
+    words: tuple[str, ...]  # the filled sentence, normalised (what the engine matches)
+    similarity: float  # 0-1, how close the words are to what was heard
+
+
+class SkeletonIndex:
+    """The skeletons, and the closest of them to a normalised transcript."""
+
+    def __init__(self, all_skeletons: Sequence[Skeleton],
+                 choices: Mapping[str, Sequence[str]]) -> None:
+        self.skeletons = list(all_skeletons)
+        self.choices = choices
+        postings: dict[str, list[int]] = defaultdict(list)
+        sizes = []
+        for i, skeleton in enumerate(self.skeletons):
+            grams = _trigrams(_skeleton_words(skeleton))
+            sizes.append(len(grams))
+            for gram in grams:
+                postings[gram].append(i)
+        self._postings = {g: np.asarray(ids, np.int32) for g, ids in postings.items()}
+        self._sizes = np.asarray(sizes, np.float32)
+
+    def nearest(self, words: Sequence[str], k: int = 40) -> list[Skeleton]:
+        """The ``k`` skeletons sharing the most letter trigrams with ``words`` (Dice score)."""
+        masked = ["#" if NUMBER.match(w) else w for w in words]
+        grams = _trigrams(masked)
+        hits = [self._postings[g] for g in grams if g in self._postings]
+        if not hits or not self.skeletons:
+            return []
+        counts = np.bincount(np.concatenate(hits), minlength=len(self.skeletons))
+        dice = 2 * counts / (self._sizes + len(grams))
+        best = np.argsort(-dice, kind="stable")[:k]
+        return [self.skeletons[i] for i in best if counts[i] > 0]
+
+    def candidates(self, words: Sequence[str], k: int = 40, keep: int = 8) -> list[Candidate]:
+        """The ``keep`` best filled sentences among the ``k`` nearest skeletons."""
+        found: dict[tuple[str, tuple[str, ...]], Candidate] = {}
+        for skeleton in self.nearest(words, k):
+            filled = fill(skeleton, words, self.choices)
+            if filled is None:
+                continue
+            similarity = difflib.SequenceMatcher(
+                None, " ".join(words), " ".join(filled), autojunk=False).ratio()
+            key = (skeleton.intent, filled)
+            if key not in found or found[key].similarity < similarity:
+                found[key] = Candidate(skeleton.intent, filled, similarity)
+        return sorted(found.values(), key=lambda c: -c.similarity)[:keep]
+
+
+def fill(skeleton: Skeleton, words: Sequence[str],
+         choices: Mapping[str, Sequence[str]]) -> tuple[str, ...] | None:
+    """The skeleton with each placeholder replaced by what was heard where it stands.
+
+    The skeleton's words are matched to the heard words; a placeholder takes the heard words
+    between the matched words around it: a number the first number there, a name up to three
+    words, a duration or a time all of them as heard, a choice (am/pm, a day) the closest of its
+    values. None: something a placeholder needs was not heard.
+    """
+    tokens = skeleton.tokens
+    literal = [t if isinstance(t, str) else f"\x02{i}" for i, t in enumerate(tokens)]
+    matcher = difflib.SequenceMatcher(None, literal, list(words), autojunk=False)
+    heard_at: dict[int, int] = {}
+    for a, b, size in matcher.get_matching_blocks():
+        for k in range(size):
+            heard_at[a + k] = b + k
+    if not _covers(matcher.get_opcodes(), len(words)):
+        return None
+    out: list[str] = []
+    used: set[int] = set(heard_at.values())
+    for i, token in enumerate(tokens):
+        if isinstance(token, str):
+            out.append(token)
+            continue
+        before = max((heard_at[j] for j in heard_at if j < i), default=-1)
+        after = min((heard_at[j] for j in heard_at if j > i), default=len(words))
+        gap = [k for k in range(before + 1, after) if k not in used]
+        value = _slot_value(token, [words[k] for k in gap], choices)
+        if value is None:
+            return None
+        taken, value_words = value
+        used.update(gap[k] for k in taken)
+        out += value_words
+    return tuple(out)
+
+
+def _covers(opcodes: Sequence[tuple[str, int, int, int, int]], heard: int) -> bool:
+    """Whether a sentence accounts for what was heard: no words left over after it (a command
+    that stops short of the speech, "stop it" for "stop it, you two", is not what was said),
+    at most one before it (the wake word's last syllable in the pre-roll). Words heard in
+    place of the sentence's own are its mishearings, not left over."""
+    for op, _a0, _a1, b0, b1 in opcodes:
+        if op != "insert":
+            continue
+        if b1 == heard or (b0 == 0 and b1 > 1):
+            return False
+    return True
+
+
+def _slot_value(slot: Slot, span: list[str], choices: Mapping[str, Sequence[str]]
+                ) -> tuple[list[int], list[str]] | None:
+    """(positions in ``span`` used, the words) for one placeholder, or None."""
+    if not span:
+        return None
+    if slot.kind == "number":
+        at = [k for k, w in enumerate(span) if NUMBER.match(w)][:1]
+        return (at, [span[at[0]]]) if at else None
+    if slot.kind == "span":  # an amount or a time: some number must have been heard
+        return (list(range(len(span))), span) if any(NUMBER.match(w) for w in span) else None
+    if slot.kind == "choice":
+        heard = " ".join(span)
+        values = choices.get(slot.name, ())
+        close = difflib.get_close_matches(heard, values, n=1, cutoff=0.5)
+        return (list(range(len(span))), close[0].split()) if close else None
+    at = [k for k, w in enumerate(span) if not NUMBER.match(w)][:3]
+    return (at, [span[k] for k in at]) if at else None
+
+
+def choice_values(intents: Any) -> dict[str, list[str]]:
+    """The spoken values of each list of words (am/pm, the days): what a choice is filled from."""
+    from hassil.intents import TextSlotList
+
+    out: dict[str, list[str]] = {}
+    for name, slot_list in intents.slot_lists.items():
+        if isinstance(slot_list, TextSlotList):
+            out[name] = [t for v in slot_list.values
+                         for t in itertools.islice(_expand(v.text_in, intents), 20)]
+            out[name] = [" ".join(t.split()) for t in out[name] if t.strip()]
+    return out
+
+
+# -- 3. scoring with Whisper ----------------------------------------------------------------------
+
+
+class SentenceScorer(Protocol):
+    def __call__(self, texts: Sequence[str]) -> list[float] | None:
+        """Whisper's log-probability of each text for the audio (None: cannot score)."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    recognition: Recognition
+    sentence: str
+    penalty: float  # nats below the free transcript (0: as likely)
+
+
+def spoken_form(words: Sequence[str], like: str) -> str:
+    """A normalised sentence written as Whisper writes: capital first letter, the free
+    transcript's final punctuation."""
+    text = " ".join(words)
+    end = like.rstrip()[-1:] if like.rstrip()[-1:] in ".?!" else "."
+    return " " + text[:1].upper() + text[1:] + end
+
+
+def choose(transcript: str, candidates: Sequence[Candidate], *, recognize: Any,
+           scorer: SentenceScorer, max_penalty: float) -> Choice | None:
+    """The most likely candidate the engine understands, if the audio supports it.
+
+    ``recognize(text)`` is the engine's exact match; a candidate it does not understand (a
+    filled slot out of range, say) is dropped before scoring.
+    """
+    parsed = []
+    for cand in candidates:
+        got = recognize(" ".join(cand.words))
+        if got is not None:
+            parsed.append((cand, got))
+    if not parsed:
+        return None
+    texts = [" " + transcript.strip()] + [spoken_form(c.words, transcript) for c, _ in parsed]
+    scores = scorer(texts)
+    if scores is None:
+        return None
+    free, rest = scores[0], scores[1:]
+    best = int(np.argmax(rest))
+    cand, got = parsed[best]
+    penalty = free - rest[best]
+    _LOGGER.debug("closed vocabulary: %r -> %r (%.2f nats below the free transcript)",
+                  transcript, " ".join(cand.words), penalty)
+    if penalty > max_penalty:
+        return None
+    recognition = Recognition(got.name, got.slots, got.confidence, transcript)
+    return Choice(recognition, " ".join(cand.words), round(max(0.0, penalty), 3))
+
+
+class ClosedVocabulary:
+    """The closed-vocabulary step of one intent engine (built with it, in its loading thread)."""
+
+    def __init__(self, engine: Any, max_penalty: float, *, retrieve: int = 40,
+                 score: int = 8) -> None:
+        self.engine = engine
+        self.max_penalty = max_penalty
+        self.retrieve = retrieve
+        self.score = score
+        self.index = SkeletonIndex(skeletons(engine.intents), choice_values(engine.intents))
+
+    def choose(self, transcript: str, scorer: SentenceScorer) -> Choice | None:
+        from appliance.intent.normalize import normalize
+
+        words = normalize(transcript, self.engine.wake_phrases).split()
+        if not words:
+            return None
+        candidates = self.index.candidates(words, self.retrieve, self.score)
+        return choose(transcript, candidates, recognize=self.engine.recognize_exact,
+                      scorer=scorer, max_penalty=self.max_penalty)
