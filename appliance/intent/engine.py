@@ -1,7 +1,9 @@
 """Sentence templates (hassil syntax) loaded from YAML, matched against transcripts.
 
-Built-in sentences live in ``config/sentences/<language>/``; a user adds files to the directories in
-``intent.sentences_dirs`` (``/etc/appliance/sentences`` by default) and sentences of their own
+Sentences come, in this order (later ones add to and override earlier ones), from Home Assistant's
+``home-assistant-intents`` (the intents it shares with us, :mod:`appliance.intent.ha_sentences`),
+the built-in files in ``config/sentences/<language>/``, the user's files in the directories of
+``intent.sentences_dirs`` (``/etc/appliance/sentences`` by default) and the sentences of their own
 commands in ``[[skills.commands]]``. A malformed file is an error that names the file, the line and
 the problem, at start-up.
 
@@ -23,6 +25,7 @@ import yaml
 
 from appliance.controller import Recognition
 from appliance.errors import IntentError
+from appliance.intent import ha_sentences
 from appliance.intent.fuzzy import Corrector, template_words
 from appliance.intent.normalize import normalize
 from appliance.intent.slots import derive_slots
@@ -36,6 +39,8 @@ ExtraSentences = Sequence[tuple[str, str, Sequence[str]]]
 ContextProvider = Callable[[], Mapping[str, Any]]
 
 _LOGGER = logging.getLogger(__name__)
+# libyaml's safe loader when PyYAML has it: reading the sentence files ten times faster.
+_YAML_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def sentence_files(settings: IntentSettings) -> list[Path]:
@@ -56,7 +61,7 @@ def sentence_files(settings: IntentSettings) -> list[Path]:
 
 def _read(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER)
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
@@ -122,6 +127,7 @@ class IntentEngine:
 
     def _merge(self, files: Iterable[Path], extra: ExtraSentences) -> dict[str, Any]:
         merged: dict[str, Any] = {"language": self.settings.language, "intents": {}}
+        merged = _add(merged, ha_sentences.load(self.settings.language))
         for path in files:
             data = _read(path)
             _check({"language": "en", **data}, _in_file(path))
@@ -166,6 +172,12 @@ class IntentEngine:
                               candidate.confidence)
                 return Recognition(found[0], found[1], round(candidate.confidence, 3), text)
         return None
+
+    def recognize_exact(self, plain: str) -> Recognition | None:
+        """A normalised sentence matched as it is (no fuzzy correction): the closed-vocabulary
+        step's check of its candidates (:mod:`appliance.intent.closed`)."""
+        found = self._match(plain, self.context())
+        return None if found is None else Recognition(found[0], found[1], 1.0, plain)
 
     def recognize_exact(self, plain: str) -> Recognition | None:
         """A normalised sentence matched as it is (no fuzzy correction): the closed-vocabulary
