@@ -10,6 +10,7 @@ from typing import Any
 from appliance.errors import ApplianceError
 from appliance.settings import SYSTEM_CONFIG, load_settings, user_config_path
 from appliance.system.configfile import MAX_PROBLEMS, check_file, effective_toml, set_value
+from appliance.system.tomllines import key_lines, locate
 
 
 def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -49,10 +50,14 @@ def show_main(args: argparse.Namespace) -> int:
 def check_main(args: argparse.Namespace) -> int:
     path = args.file or user_config_path(args.config)
     if path is None:
+        if _sentence_problem(None):
+            return 1
         sys.stdout.write(f"no {SYSTEM_CONFIG}: the defaults are used (valid)\n")
         return 0
     problems = check_file(path)
     if not problems:
+        if _sentence_problem(path):
+            return 1
         sys.stdout.write(f"{path}: valid\n")
         return 0
     for problem in problems:
@@ -61,6 +66,31 @@ def check_main(args: argparse.Namespace) -> int:
     more = " (the check stops there: fix these, then check again)"
     sys.stdout.write(f"{count} in {path}{more if len(problems) >= MAX_PROBLEMS else ''}\n")
     return 1
+
+
+def _sentence_problem(path: Path | None) -> bool:
+    """Build the intent engine the file's settings describe (sentence files, own commands), as
+    start-up does; a sentence it refuses is printed like a problem of the config file."""
+    from appliance.errors import IntentError
+    from appliance.intent.engine import make_engine
+
+    try:
+        make_engine(load_settings(path))
+    except IntentError as err:
+        sys.stdout.write(f"{_in_config(path, err.message)}\n    fix: {err.fix}\n")
+        sys.stdout.write(f"1 problem in the sentences{f' of {path}' if path else ''}\n")
+        return True
+    return False
+
+
+def _in_config(path: Path | None, message: str) -> str:
+    """A problem of an own command's sentences ("skills.commands[0].sentences: ...") with the
+    line of that key in the config file."""
+    key = message.split(":", 1)[0]
+    if path is None or not key.startswith("skills.commands["):
+        return message
+    line = locate(key_lines(path.read_text(encoding="utf-8")), key)
+    return f"{path}:{line}: {message}" if line else f"{path}: {message}"
 
 
 def set_main(args: argparse.Namespace) -> int:

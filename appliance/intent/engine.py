@@ -4,8 +4,9 @@ Sentences come, in this order (later ones add to and override earlier ones), fro
 ``home-assistant-intents`` (the intents it shares with us, :mod:`appliance.intent.ha_sentences`),
 the built-in files in ``config/sentences/<language>/``, the user's files in the directories of
 ``intent.sentences_dirs`` (``/etc/appliance/sentences`` by default) and the sentences of their own
-commands in ``[[skills.commands]]``. A malformed file is an error that names the file, the line and
-the problem, at start-up.
+commands in ``[[skills.commands]]``. A malformed file, or a sentence naming a ``{list}`` or a
+``<rule>`` that no file defines, is an error that names the file, the line and the problem, at
+start-up (and in ``appliance config check``).
 
 A transcript is normalised (:mod:`appliance.intent.normalize`) and matched exactly; if nothing
 matches and a fuzzy threshold is set, misheard or stray words are corrected
@@ -17,7 +18,8 @@ enables sentences marked ``requires_context`` in the templates.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -80,19 +82,20 @@ def _read(path: Path) -> dict[str, Any]:
 
 
 def _check(data: dict[str, Any], where: Callable[[Exception], str]) -> None:
-    """Parse every template now, so a bad one fails at start-up; ``where(err)`` names the place
-    (a file and line, or the settings key)."""
-    from hassil.parser import ParseError
-
+    """Compile ``data`` alone, so malformed lists or blocks name their place; ``where(err)`` is
+    a file and line, or the settings key. The templates are parsed once, merged
+    (:func:`check_sentences`)."""
     try:
-        for intent in _compile(data).intents.values():
-            for block in intent.data:
-                block.sentences  # noqa: B018 (parses the templates)
-    except (ParseError, KeyError, TypeError, ValueError) as err:
-        raise IntentError(
-            f"{where(err)}: bad sentence template: {err}",
-            fix="check brackets: (a|b) alternatives, [optional] words, {slot} names",
-        ) from err
+        _compile(data)
+    except (KeyError, TypeError, ValueError) as err:
+        raise _template_error(where(err), err) from err
+
+
+def _template_error(where: str, err: Exception) -> IntentError:
+    return IntentError(
+        f"{where}: bad sentence template: {err}",
+        fix="check brackets: (a|b) alternatives, [optional] words, {slot} names",
+    )
 
 
 def _in_file(path: Path) -> Callable[[Exception], str]:
@@ -101,12 +104,86 @@ def _in_file(path: Path) -> Callable[[Exception], str]:
 
 def _line_of(path: Path, err: Exception) -> int:
     """The first line of ``path`` containing the template named in the error (else 1)."""
-    message = str(err)
+    return _line_of_text(path, str(err))
+
+
+def _line_of_text(path: Path, message: str) -> int:
+    """The first line of ``path`` holding a template that ``message`` contains (else 1)."""
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         text = line.strip().lstrip("-").strip().strip("'\"")
         if text and text in message:
             return number
     return 1
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a block of sentences came from: a file, a settings key or a package."""
+
+    label: str
+    path: Path | None = None
+
+    def where(self, sentence: str) -> str:
+        return f"{self.path}:{_line_of_text(self.path, sentence)}" if self.path else self.label
+
+
+def check_sentences(intents: Any, origins: Mapping[str, Sequence[Origin]]) -> None:
+    """Parse every template now, so a bad one fails at start-up, not at the first command; every
+    ``{list}`` and ``<rule>`` a sentence names must be defined (by any file): hassil would only
+    find out while matching, with a traceback."""
+    from hassil.parser import ParseError
+
+    for name, intent in intents.intents.items():
+        for block, origin in zip(intent.data, origins.get(name, ()), strict=True):
+            try:
+                sentences = block.sentences
+            except (ParseError, KeyError, TypeError, ValueError) as err:
+                raise _template_error(origin.where(str(err)), err) from err
+            lists = {**intents.slot_lists, **block.slot_lists}
+            rules = {**intents.expansion_rules, **block.expansion_rules}
+            for sentence in sentences:
+                missing = next(_missing(sentence.expression, lists, rules, set()), None)
+                if missing is not None:
+                    text = sentence.text or ""
+                    known = sorted(lists if missing.startswith("{") else rules)
+                    raise _missing_error(origin.where(text), text, missing, known)
+
+
+def _missing(expression: Any, lists: Mapping[str, Any], rules: Mapping[str, Any],
+             seen: set[str]) -> Iterator[str]:
+    """``{name}`` or ``<name>`` for each list or rule ``expression`` names that is not defined."""
+    from hassil.expression import Group, ListReference, RuleReference
+
+    if isinstance(expression, ListReference):
+        if not expression.is_inline_range and expression.list_name not in lists:
+            yield "{" + expression.list_name + "}"
+    elif isinstance(expression, RuleReference):
+        rule = rules.get(expression.rule_name)
+        if rule is None:
+            yield f"<{expression.rule_name}>"
+        elif expression.rule_name not in seen:
+            seen.add(expression.rule_name)
+            yield from _missing(rule.expression, lists, rules, seen)
+    elif isinstance(expression, Group):
+        for item in expression.items:
+            yield from _missing(item, lists, rules, seen)
+
+
+def _missing_error(where: str, sentence: str, missing: str, known: list[str]) -> IntentError:
+    name = missing[1:-1]
+    if missing.startswith("{"):
+        return IntentError(
+            f"{where}: the sentence {sentence!r} names the list {missing}, which no sentence "
+            "file defines",
+            fix=f"add a '{name}' list under 'lists:' in a sentence file (values: [red, green], "
+            f"or range: {{from: 1, to: 10}}), or use a list that exists: {', '.join(known)}",
+        )
+    return IntentError(
+        f"{where}: the sentence {sentence!r} names the rule {missing}, which no sentence file "
+        "defines",
+        fix=f"add '{name}' under 'expansion_rules:' in a sentence file, or use a rule that "
+        f"exists: {', '.join('<' + k + '>' for k in known)}",
+    )
 
 
 class IntentEngine:
@@ -120,23 +197,34 @@ class IntentEngine:
         self.wake_phrases = wake_phrases
         self.fuzzy_threshold = fuzzy_threshold
         self.files = sentence_files(settings)
+        self._origins: dict[str, list[Origin]] = {}
         self.data = self._merge(self.files, extra)
         self.intents = _compile(self.data)
+        check_sentences(self.intents, self._origins)
         self.corrector = Corrector(template_words(self.data))
         self._contexts: list[ContextProvider] = []
 
     def _merge(self, files: Iterable[Path], extra: ExtraSentences) -> dict[str, Any]:
         merged: dict[str, Any] = {"language": self.settings.language, "intents": {}}
-        merged = _add(merged, ha_sentences.load(self.settings.language))
+        merged = self._add(merged, ha_sentences.load(self.settings.language),
+                           Origin(ha_sentences.PACKAGE))
         for path in files:
             data = _read(path)
             _check({"language": "en", **data}, _in_file(path))
-            merged = _add(merged, data)
+            merged = self._add(merged, data, Origin(str(path), path))
         for where, name, sentences in extra:
             data = {"intents": {name: {"data": [{"sentences": list(sentences)}]}}}
             _check({**merged, **data}, lambda _err: where)  # noqa: B023 (called at once)
-            merged = _add(merged, data)
+            merged = self._add(merged, data, Origin(where))
         return merged
+
+    def _add(self, merged: dict[str, Any], data: dict[str, Any],
+             origin: Origin) -> dict[str, Any]:
+        """``data`` merged into ``merged``; each of its blocks remembers where it came from."""
+        for name, intent in (data.get("intents") or {}).items():
+            blocks = len(intent.get("data", [])) if isinstance(intent, dict) else 0
+            self._origins.setdefault(name, []).extend([origin] * blocks)
+        return _add(merged, data)
 
     @property
     def intent_names(self) -> list[str]:
@@ -172,12 +260,6 @@ class IntentEngine:
                               candidate.confidence)
                 return Recognition(found[0], found[1], round(candidate.confidence, 3), text)
         return None
-
-    def recognize_exact(self, plain: str) -> Recognition | None:
-        """A normalised sentence matched as it is (no fuzzy correction): the closed-vocabulary
-        step's check of its candidates (:mod:`appliance.intent.closed`)."""
-        found = self._match(plain, self.context())
-        return None if found is None else Recognition(found[0], found[1], 1.0, plain)
 
     def recognize_exact(self, plain: str) -> Recognition | None:
         """A normalised sentence matched as it is (no fuzzy correction): the closed-vocabulary
