@@ -86,6 +86,7 @@ class ListenSettings:
     no_speech_timeout_s: float = rng(0.5, 30)
     max_listen_s: float = rng(1, 60)
     chime: bool = rng()
+    answer_early: bool = rng()
 
 
 @dataclass(frozen=True)

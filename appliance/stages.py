@@ -78,6 +78,9 @@ class CommandChooser(Protocol):
     def choose(self, transcript: str, scorer: SentenceScorer) -> Choice | None:
         """Which known command the audio holds, when the free transcript was not understood."""
 
+    def is_whole_command(self, transcript: str) -> bool:
+        """Understood, and not the start of a longer command that would mean more."""
+
 
 class IntentRecognizer(Protocol):
     @property

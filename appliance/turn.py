@@ -100,6 +100,7 @@ class Turn:
         self._heard: asyncio.Future[Endpoint] = asyncio.get_running_loop().create_future()
         self._early: asyncio.Future[Transcript] | None = None
         self._early_speech_s = -1.0
+        self._judging: asyncio.Future[bool] | None = None
         self._ended = False
         if self.listening:
             self._stage_started("listen")
@@ -120,18 +121,52 @@ class Turn:
         if outcome is Endpoint.PAUSE:
             self._transcribe_early()
         elif outcome is not Endpoint.CONTINUE:
-            self.listening = False
-            self.timing.end_of_speech = self._last_speech_at
-            self._stage_ended("listen", outcome.value)
-            self._heard.set_result(outcome)
+            self._stop_listening(outcome)
+
+    def _stop_listening(self, outcome: Endpoint) -> None:
+        self.listening = False
+        self.timing.end_of_speech = self._last_speech_at
+        self._stage_ended("listen", outcome.value)
+        self._heard.set_result(outcome)
 
     def _transcribe_early(self) -> None:
-        """The user paused: start transcribing now; kept only if they say nothing more."""
+        """The user paused: start transcribing now; kept only if they say nothing more.
+
+        If what they said so far is a whole command that cannot go on to mean more
+        (``listen.answer_early``), the turn stops listening as soon as that is known, without
+        waiting for the rest of ``end_silence_s``.
+        """
         if self._early is not None and not self._early.done():
             return
         self._discard_early()
         self._early = asyncio.ensure_future(self._transcribe(self.audio()))
         self._early_speech_s = self.endpointer.speech_s
+        if self.ctx.settings.listen.answer_early and self.ctx.stages.closed is not None:
+            self._early.add_done_callback(self._judge_early)
+
+    def _still_paused(self, early: asyncio.Future[Transcript]) -> bool:
+        """Nothing said since ``early`` was started, and it is still the one to use."""
+        return (self.listening and early is self._early
+                and self.endpointer.speech_s == self._early_speech_s)
+
+    def _judge_early(self, early: asyncio.Future[Transcript]) -> None:
+        closed = self.ctx.stages.closed
+        if early.cancelled() or early.exception() is not None or closed is None \
+                or not self._still_paused(early):
+            return
+        text = early.result().text
+        self._judging = asyncio.ensure_future(
+            self.ctx.run_blocking(partial(closed.is_whole_command, text)))
+        self._judging.add_done_callback(partial(self._answer_now_if_whole, early))
+
+    def _answer_now_if_whole(self, early: asyncio.Future[Transcript],
+                             judged: asyncio.Future[bool]) -> None:
+        if judged.cancelled() or judged.exception() is not None:
+            return  # the end-of-speech silence decides, as without this
+        if judged.result() and self._still_paused(early):
+            _LOGGER.debug("a whole command after %.2fs of silence: answering now",
+                          self.endpointer.silence_s)
+            self._stop_listening(Endpoint.COMPLETE)
 
     def _discard_early(self) -> None:
         if self._early is not None:
@@ -153,6 +188,8 @@ class Turn:
             return reply
         finally:
             self._discard_early()
+            if self._judging is not None:
+                self._judging.cancel()
 
     def end(self, reason: str) -> None:
         """Publish the end of this turn's session, once (``cancelled`` by the pipeline)."""

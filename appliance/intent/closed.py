@@ -22,9 +22,12 @@ Pure text steps (1, 2) have no model and are tested on their own; step 3 is behi
 
 from __future__ import annotations
 
+import array
 import difflib
 import itertools
 import logging
+import math
+import random
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -37,7 +40,7 @@ from appliance.controller import Recognition
 
 _LOGGER = logging.getLogger(__name__)
 
-MAX_PER_TEMPLATE = 4000  # skeletons of one template (optional words multiply them)
+MAX_PER_TEMPLATE = 300  # skeletons of one template (optional words multiply them)
 NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 
 
@@ -158,8 +161,23 @@ def _has_numbers(rule: Any, intents: Any) -> bool:
 def _sequence(items: Sequence[Any], intents: Any, depth: int, glue: str) -> Iterator[str]:
     parts = [list(dict.fromkeys(itertools.islice(_expand(i, intents, depth + 1),
                                                  MAX_PER_TEMPLATE))) for i in items]
-    combos = itertools.islice(itertools.product(*parts), MAX_PER_TEMPLATE)
-    yield from dict.fromkeys(_amounts(glue.join(combo)) for combo in combos)
+    yield from dict.fromkeys(_amounts(glue.join(combo)) for combo in _combinations(parts))
+
+
+def _combinations(parts: list[list[str]]) -> Iterator[tuple[str, ...]]:
+    """Every combination of the parts, or when there are more than ``MAX_PER_TEMPLATE`` a
+    fixed sample of them in which every alternative of every part appears (optional words
+    multiply: "(cancel|delete|...) [all|both] [of] [the|my] timers [that i set|...]")."""
+    total = math.prod(len(p) for p in parts)
+    if total <= MAX_PER_TEMPLATE:
+        yield from itertools.product(*parts)
+        return
+    pick = random.Random(total)
+    widest = max(len(p) for p in parts)
+    for n in range(widest):  # each alternative at least once, with the others' first
+        yield tuple(p[n] if n < len(p) else p[0] for p in parts)
+    for _ in range(MAX_PER_TEMPLATE - widest):
+        yield tuple(pick.choice(p) for p in parts)
 
 
 _NUMBER_MARK = f"{_MARK}number:[^{_MARK}]+{_MARK}"
@@ -190,13 +208,23 @@ def sound_key(word: str) -> str:
     return _DOUBLES.sub(r"\1", _VOWELS.sub("", word))
 
 
-def _trigrams(words: Iterable[str]) -> set[str]:
-    """Letter trigrams of the words, and trigrams of their sound keys (marked with ~)."""
-    words = list(words)
+def _word_trigrams(word: str) -> frozenset[str]:
+    """Letter trigrams of a word (with its edges), and of its sound key (marked with ~)."""
     grams: set[str] = set()
-    for joined, mark in ((" ".join(words), ""), (" ".join(sound_key(w) for w in words), "~")):
-        text = f" {joined} "
+    for text, mark in ((f" {word} ", ""), (f" {sound_key(word)} ", "~")):
         grams.update(mark + text[i : i + 3] for i in range(len(text) - 2))
+    return frozenset(grams)
+
+
+def _trigrams(words: Iterable[str], cache: dict[str, frozenset[str]] | None = None
+              ) -> set[str]:
+    """The trigrams of the words (a word's are computed once per ``cache``)."""
+    cache = {} if cache is None else cache
+    grams: set[str] = set()
+    for word in words:
+        if word not in cache:
+            cache[word] = _word_trigrams(word)
+        grams |= cache[word]
     return grams
 
 
@@ -218,14 +246,21 @@ class SkeletonIndex:
                  choices: Mapping[str, Sequence[str]]) -> None:
         self.skeletons = list(all_skeletons)
         self.choices = choices
-        postings: dict[str, list[int]] = defaultdict(list)
+        cache: dict[str, frozenset[str]] = {}
+        ids: dict[str, int] = {}
+        gram_ids = array.array("i")
+        owners = array.array("i")
         sizes = []
         for i, skeleton in enumerate(self.skeletons):
-            grams = _trigrams(_skeleton_words(skeleton))
+            grams = _trigrams(_skeleton_words(skeleton), cache)
             sizes.append(len(grams))
-            for gram in grams:
-                postings[gram].append(i)
-        self._postings = {g: np.asarray(ids, np.int32) for g, ids in postings.items()}
+            gram_ids.extend(ids.setdefault(g, len(ids)) for g in grams)
+            owners.extend(itertools.repeat(i, len(grams)))
+        gram_array = np.frombuffer(gram_ids, np.int32)
+        order = np.argsort(gram_array, kind="stable")
+        by_gram = np.frombuffer(owners, np.int32)[order]
+        bounds = np.searchsorted(gram_array[order], np.arange(len(ids) + 1))
+        self._postings = {g: by_gram[bounds[n] : bounds[n + 1]] for g, n in ids.items()}
         self._sizes = np.asarray(sizes, np.float32)
 
     def nearest(self, words: Sequence[str], k: int = 40) -> list[Skeleton]:
@@ -399,6 +434,14 @@ class ClosedVocabulary:
         self.retrieve = retrieve
         self.score = score
         self.index = SkeletonIndex(skeletons(engine.intents), choice_values(engine.intents))
+        # For is_whole_command: the skeletons by their first word (those that start with a
+        # number or a name may start with any word).
+        self._by_first_word: dict[str, list[Skeleton]] = defaultdict(list)
+        self._any_start: list[Skeleton] = []
+        for skeleton in self.index.skeletons:
+            first = skeleton.tokens[0]
+            group = self._by_first_word[first] if isinstance(first, str) else self._any_start
+            group.append(skeleton)
 
     def choose(self, transcript: str, scorer: SentenceScorer) -> Choice | None:
         from appliance.intent.normalize import normalize
@@ -409,3 +452,79 @@ class ClosedVocabulary:
         candidates = self.index.candidates(words, self.retrieve, self.score)
         return choose(transcript, candidates, recognize=self.engine.recognize_exact,
                       scorer=scorer, max_penalty=self.max_penalty)
+
+    def is_whole_command(self, transcript: str) -> bool:
+        """Understood as it is, and no command starts with these words and means more."""
+        from appliance.intent.normalize import normalize
+
+        found = self.engine.recognize(transcript)
+        if found is None:
+            return False
+        words = normalize(transcript, self.engine.wake_phrases).split()
+        if not words:
+            return False
+        starting = self._by_first_word.get(words[0], []) + self._any_start
+        return not goes_on(starting, words, found.name, self.index.choices)
+
+
+# -- answering before the end-of-speech silence ---------------------------------------------------
+
+def goes_on(all_skeletons: Sequence[Skeleton], words: Sequence[str], intent: str,
+            choices: Mapping[str, Sequence[str]]) -> bool:
+    """Whether ``words`` (understood as ``intent``) may be the start of a longer command that
+    means more: another intent ("turn it up" ... "to 7"), or the same one with another slot
+    ("set a timer for 10 minutes" ... "for the pasta"), or a number still without its unit.
+
+    Only then is the end-of-speech silence worth waiting for; words that can only go on with
+    words that change nothing ("what time is it" ... "now") are a whole command.
+    """
+    heard = list(words)
+    for skeleton in all_skeletons:
+        rest = _rest_after(skeleton.tokens, heard, choices)
+        if rest is not None and (skeleton.intent != intent
+                                 or any(isinstance(t, Slot) for t in rest)):
+            return True
+    return False
+
+
+def _rest_after(tokens: Sequence[Token], words: list[str],
+                choices: Mapping[str, Sequence[str]]) -> Sequence[Token] | None:
+    """What the skeleton still has to say once it has said exactly ``words`` (None: it does
+    not start with them, or has nothing more)."""
+    i = 0  # the next word
+    for k, token in enumerate(tokens):
+        if i == len(words):
+            return tokens[k:]
+        if isinstance(token, str):
+            if token != words[i]:
+                return None
+            i += 1
+            continue
+        following = next((t for t in tokens[k + 1 :] if isinstance(t, str)), None)
+        step = _placeholder_words(token, words[i:], choices, following)
+        if step is None:
+            return None
+        i += step
+        if i == len(words) and token.kind == "span" and NUMBER.match(words[-1]):
+            return tokens[k:]  # "for 10": the amount itself goes on ("minutes")
+    return None
+
+
+def _placeholder_words(token: Slot, words: list[str], choices: Mapping[str, Sequence[str]],
+                       following: str | None) -> int | None:
+    """How many of ``words`` the placeholder takes, up to the skeleton's ``following`` word
+    (None: it cannot start here)."""
+    if token.kind == "span":  # an amount or a time: "at 7 30 tomorrow", "10 minutes"
+        n = 0
+        while n < len(words) and words[n] != following:
+            n += 1
+        return n if any(NUMBER.match(w) for w in words[:n]) else None
+    if token.kind == "number":
+        return 1 if NUMBER.match(words[0]) else None
+    if token.kind == "choice":
+        for value in choices.get(token.name, ()):
+            size = len(value.split())
+            if words[:size] == value.split():
+                return size
+        return None
+    return 1  # a name: one word here (names are short)

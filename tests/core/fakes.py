@@ -211,11 +211,19 @@ class FakePlayer:
 
 class FakeChooser:
     """The closed-vocabulary step: ``choices`` maps a transcript to the command it stands for;
-    it records the scores its scorer gave for ``[transcript, command]``."""
+    it records the scores its scorer gave for ``[transcript, command]``. ``whole``: the
+    transcripts that are whole commands (the rest may go on); it records what it was asked."""
 
-    def __init__(self, choices: dict[str, Recognition] | None = None) -> None:
+    def __init__(self, choices: dict[str, Recognition] | None = None,
+                 whole: tuple[str, ...] = ()) -> None:
         self.choices = choices or {}
+        self.whole = whole
         self.scored: list[list[float] | None] = []
+        self.judged: list[str] = []
+
+    def is_whole_command(self, transcript: str) -> bool:
+        self.judged.append(transcript)
+        return transcript in self.whole
 
     def choose(self, transcript: str, scorer: SentenceScorer) -> Choice | None:
         found = self.choices.get(transcript)

@@ -275,6 +275,77 @@ async def test_nothing_chosen_goes_on_to_the_full_window_then_not_understood() -
     assert fakes.player.spoken == ["Sorry, I didn't understand."]
 
 
+def heard_until(events: list[Event]) -> list[str]:
+    """How listening ended, for each turn."""
+    return [e.outcome for e in of(StageEnded, events) if e.stage == "listen"]
+
+
+async def test_a_whole_command_is_answered_after_a_short_pause() -> None:
+    """Not after the whole end-of-speech silence: the microphone gives 0.24 s of silence and
+    then nothing more, and the turn answers (end_silence_s is 0.4 s)."""
+    closed = FakeChooser(whole=("what time is it",))
+    pipeline, fakes = fake_pipeline(Fakes(closed=closed), QUIET)
+    pipeline.add_intent_handler(Answers())
+    assert pipeline.settings.listen.end_silence_s > 0.24
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            command(mic, then_s=0.24)
+            events = await next_state(sub, State.IDLE, 5)
+    assert heard_until(events) == ["complete"]
+    assert closed.judged == ["what time is it"]
+    assert fakes.player.spoken == ["Answer to GetTime."]
+    assert [c.full_window for c in fakes.stt.calls] == [False]  # the early transcript, used
+
+
+async def test_a_command_that_may_go_on_waits_for_the_end_of_speech_silence() -> None:
+    closed = FakeChooser(whole=())  # "set a timer for 10 minutes" ... "for the pasta"
+    pipeline, _fakes = fake_pipeline(Fakes(closed=closed), QUIET)
+    pipeline.add_intent_handler(Answers())
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            command(mic, then_s=0.24)
+            with pytest.raises(TimeoutError):
+                await next_state(sub, State.THINKING, 0.5)
+            mic.say(silence(0.24))
+            events = await next_state(sub, State.IDLE, 5)
+    assert heard_until(events) == ["speech-end"]
+    assert closed.judged == ["what time is it"]
+
+
+async def test_words_said_after_the_pause_are_waited_for() -> None:
+    """The early transcript is held while the user goes on: it is not taken for the command."""
+    closed = FakeChooser(whole=("turn it up",))
+    stt = FakeStt("turn it up", "turn it up to seven")
+    pipeline, _fakes = fake_pipeline(Fakes(stt=stt, closed=closed), QUIET)
+    pipeline.add_intent_handler(Answers())
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            stt.gate.clear()  # the early transcript takes its time
+            mic.say(wake_frames())
+            mic.say(speech_frames(0.5))
+            mic.say(silence(0.24))  # a pause: the early transcript starts
+            mic.say(speech_frames(0.5))  # and the user goes on
+            await asyncio.sleep(0.2)
+            stt.gate.set()
+            mic.say(silence(0.6))
+            events = await next_state(sub, State.IDLE, 5)
+    assert heard_until(events) == ["speech-end"]
+    assert [e.text for e in of(TranscriptReady, events)] == ["turn it up to seven"]
+
+
+async def test_answering_early_can_be_turned_off() -> None:
+    settings = replace(QUIET, listen=replace(QUIET.listen, answer_early=False))
+    closed = FakeChooser(whole=("what time is it",))
+    pipeline, _fakes = fake_pipeline(Fakes(closed=closed), settings)
+    pipeline.add_intent_handler(Answers())
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            command(mic)
+            events = await next_state(sub, State.IDLE, 5)
+    assert heard_until(events) == ["speech-end"]
+    assert closed.judged == []
+
+
 async def test_a_question_back_listens_again_without_the_wake_word() -> None:
     pipeline, fakes = fake_pipeline(settings=QUIET)
     answers = Answers(follow_up=True)

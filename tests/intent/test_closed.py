@@ -31,6 +31,11 @@ def engine() -> IntentEngine:
 
 
 @pytest.fixture(scope="module")
+def closed(engine: IntentEngine) -> ClosedVocabulary:
+    return ClosedVocabulary(engine, max_penalty=4.0)
+
+
+@pytest.fixture(scope="module")
 def index(engine: IntentEngine) -> SkeletonIndex:
     return SkeletonIndex(skeletons(engine.intents), choice_values(engine.intents))
 
@@ -106,8 +111,7 @@ class Table:
         return [self.scores.get(t.strip(), -50.0) for t in texts]
 
 
-def test_the_audio_decides_between_the_candidates(engine: IntentEngine) -> None:
-    closed = ClosedVocabulary(engine, max_penalty=8.0)
+def test_the_audio_decides_between_the_candidates(closed: ClosedVocabulary) -> None:
     scorer = Table({"Can't sell it all timers.": -12.0, "Cancel all timers.": -14.0})
     choice = closed.choose("Can't sell it all timers.", scorer)
     assert choice is not None
@@ -118,15 +122,13 @@ def test_the_audio_decides_between_the_candidates(engine: IntentEngine) -> None:
     assert scorer.asked[0][0] == "Can't sell it all timers."  # the free transcript first
 
 
-def test_a_command_the_audio_does_not_support_is_not_taken(engine: IntentEngine) -> None:
+def test_a_command_the_audio_does_not_support_is_not_taken(closed: ClosedVocabulary) -> None:
     """Out of domain: the nearest command is far less likely than what Whisper wrote."""
-    closed = ClosedVocabulary(engine, max_penalty=8.0)
     scorer = Table({"What time does the pharmacy close?": -6.0})
     assert closed.choose("What time does the pharmacy close?", scorer) is None
 
 
-def test_slots_come_from_the_engine_as_for_any_transcript(engine: IntentEngine) -> None:
-    closed = ClosedVocabulary(engine, max_penalty=8.0)
+def test_slots_come_from_the_engine_as_for_any_transcript(closed: ClosedVocabulary) -> None:
     scorer = Table({"Said a timer for 10 minutes.": -9.0, "Set a timer for 10 minutes.": -10.0})
     choice = closed.choose("Said a timer for 10 minutes.", scorer)
     assert choice is not None
@@ -134,8 +136,7 @@ def test_slots_come_from_the_engine_as_for_any_transcript(engine: IntentEngine) 
                                                                    {"duration_s": 600})
 
 
-def test_no_scores_means_no_choice(engine: IntentEngine) -> None:
-    closed = ClosedVocabulary(engine, max_penalty=8.0)
+def test_no_scores_means_no_choice(closed: ClosedVocabulary) -> None:
     assert closed.choose("Can't sell it all timers.", lambda texts: None) is None
     assert closed.choose("", Table({})) is None
 
@@ -145,3 +146,19 @@ def test_the_setting_is_validated() -> None:
     assert load_settings().intent.closed_vocabulary is True
     with pytest.raises(Exception, match="closed_max_penalty"):
         load_settings(overrides={"intent": {"closed_max_penalty": -1}})
+
+
+@pytest.mark.parametrize(("said", "whole"), [
+    ("What time is it?", True),  # ... "now" changes nothing
+    ("Volume up.", True),
+    ("Cancel all timers.", True),
+    ("How long is left on the timer?", True),
+    ("Turn it up.", False),  # ... "to 7": another intent
+    ("Set a timer for 10 minutes.", False),  # ... "for the pasta": another slot
+    ("Cancel the timer.", False),  # ... "for the eggs"
+    ("Stop.", False),  # ... "the timer"
+    ("The garden looks lovely.", False),  # not understood at all
+])
+def test_a_whole_command_is_one_that_cannot_go_on_to_mean_more(
+        closed: ClosedVocabulary, said: str, whole: bool) -> None:
+    assert closed.is_whole_command(said) is whole
