@@ -1,6 +1,7 @@
 """Turn a Whisper transcript into the plain form the sentence templates are written in.
 
-Lower case, no punctuation, no filler words ("um", "please"), no polite lead-in ("could you"),
+Lower case, no punctuation, no filler words ("um", "please"), no polite lead-in ("could you",
+"excuse me"),
 no leading wake phrase ("hey jarvis, ..."), and numbers as digits ("ten" -> "10", "7:30" ->
 "7 30", "an hour and a half" -> "1 hours 30 minutes"): templates are written in that form.
 """
@@ -12,15 +13,19 @@ import unicodedata
 
 from appliance.intent.numbers import words_to_digits
 
-FILLERS = frozenset(["um", "umm", "uh", "uhh", "erm", "er", "hmm", "hm", "ah", "oh"])
+FILLERS = frozenset(["um", "umm", "uh", "uhh", "erm", "er", "hmm", "hm", "ah", "oh", "ugh"])
 POLITE = frozenset(["please", "kindly"])
 # Said before a command; dropped from the start (repeatedly: "ok so could you ...").
 LEAD_INS = tuple(p.split() for p in (
-    "ok", "okay", "so", "now", "and", "alright", "all right", "just", "go ahead and",
+    "ok", "okay", "so", "now", "and", "alright", "all right", "just", "go ahead and", "hey",
     "can you", "could you", "would you", "will you", "can you please", "i want you to",
-    "i'd like you to", "i would like you to", "i need you to",
+    "i'd like you to", "i would like you to", "i need you to", "you can", "you may",
 ))
-TRAILERS = tuple(p.split() for p in ("for me", "thanks", "thank you", "thank you very much"))
+# Said before a sentence, but also a sentence of their own ("sorry?", "sorry what?"): dropped
+# only when at least two words follow.
+INTERJECTIONS = tuple(p.split() for p in ("sorry", "excuse me"))
+TRAILERS = tuple(p.split() for p in ("right now", "now", "for me", "thanks", "thank you",
+                                     "thank you very much"))
 _PUNCT = re.compile(r"[^\w\s':%.-]")
 _ABBREVIATIONS = (
     (re.compile(r"\ba\.\s?m\b\.?"), "am"), (re.compile(r"\bp\.\s?m\b\.?"), "pm"),
@@ -71,14 +76,19 @@ def _trim(words: list[str]) -> str:
     changed = True
     while changed and words:
         changed = False
-        for phrase in sorted(LEAD_INS, key=len, reverse=True):
-            if words[: len(phrase)] == phrase and len(words) > len(phrase):
+        for phrase, rest in _LEADING:
+            if words[: len(phrase)] == phrase and len(words) >= len(phrase) + rest:
                 words, changed = words[len(phrase) :], True
                 break
     for phrase in TRAILERS:
         if len(words) > len(phrase) and words[-len(phrase) :] == phrase:
             words = words[: -len(phrase)]
     return " ".join(words)
+
+
+# (phrase, how many words must follow it), longest phrase first.
+_LEADING = sorted([(p, 1) for p in LEAD_INS] + [(p, 2) for p in INTERJECTIONS],
+                  key=lambda item: -len(item[0]))
 
 
 def _wake_variants(wake_phrases: tuple[str, ...]) -> list[str]:

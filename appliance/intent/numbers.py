@@ -2,8 +2,10 @@
 
 Whisper writes "10 minutes" one time and "ten minutes" the next; the sentence templates are written
 with digits, so :func:`words_to_digits` turns spoken numbers into digits first. It also rewrites
-the few phrases people use for amounts and clock times ("an hour and a half", "half past seven",
-"quarter to 8", "noon") into the plain digit form the templates expect. Answers go the other way
+the few phrases people use for amounts and clock times ("an hour and a half", "1.5 hours",
+"half past seven", "quarter to 8", "noon") and the ways Whisper writes clock times ("8.15pm",
+"8:15 p.m.", "six a m", "7:00", "21:00") into the plain digit form the templates expect ("8 15
+pm", "7", "21"). Answers go the other way
 (:func:`say_number`), because a voice reads "4:07" as "four zero seven".
 """
 
@@ -28,27 +30,34 @@ _ONE_AFTER = frozenset([*UNITS, "am", "pm", "percent", "and", "hundred", "o'cloc
 
 _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(rf"\b{pattern}\b"), repl) for pattern, repl in (
-        (r"half an hour", "30 minutes"),
+        (r"(\d+) and a half hours?", r"\1 hours 30 minutes"),
+        (r"(\d+) and a half minutes?", r"\1 minutes 30 seconds"),
+        (r"3 quarters of an hour", "45 minutes"),
+        (r"(?:a )?half (?:an )?hour", "30 minutes"),
         (r"half a minute", "30 seconds"),
         (r"(?:a )?quarter (?:of an )?hour", "15 minutes"),
         (r"(?:a|an) (hour|minute|second)", r"1 \1"),
-        (r"(\d+) and a half hours?", r"\1 hours 30 minutes"),
-        (r"(\d+) and a half minutes?", r"\1 minutes 30 seconds"),
         (r"(\d+) hours? and a half", r"\1 hours 30 minutes"),
         (r"(\d+) minutes? and a half", r"\1 minutes 30 seconds"),
-        (r"(\d+)\.5 hours", r"\1 hours 30 minutes"),
-        (r"(\d+)\.5 minutes", r"\1 minutes 30 seconds"),
+        (r"(\d+) hours? and a quarter", r"\1 hours 15 minutes"),
+        (r"another (hour|minute|second)", r"another 1 \1"),
+        (r"(\d+) more (hours?|minutes?|seconds?)", r"\1 \2 more"),
         (r"half past (\d+)", r"\1 30"),
         (r"(?:a )?quarter past (\d+)", r"\1 15"),
         (r"(at|for) (\d+) (?:minutes )?past (\d+)", r"\1 \3 \2"),
         (r"(?:12 )?(?:noon|midday)", "12 pm"),
         (r"(?:12 )?midnight", "12 am"),
+        (r"(\d+)(am|pm)", r"\1 \2"),
+        (r"(\d+) ([ap]) m", r"\1 \2m"),
+        (r"([0-2]?\d)[:.]00", r"\1"),
         (r"(\d+)[:.](\d\d)", r"\1 \2"),
         (r"(at|for) (1?\d)([0-5]\d)(?! (?:hours?|minutes?|seconds?|percent))", r"\1 \2 \3"),
         (r"(\d+) ?o'?clock", r"\1"),
-        (r"(\d+)(am|pm)", r"\1 \2"),
     )
 )
+# "1.5 hours", "2.25 hours", "1.5 minutes": the fraction in the next unit down.
+_DECIMAL_AMOUNT = re.compile(r"\b(\d+)\.(\d+) (hour|minute)s?\b")
+_NEXT_UNIT = {"hour": "minutes", "minute": "seconds"}
 _QUARTER_TO = re.compile(r"\b(?:a )?quarter to (\d+)\b")
 _MINUTES_TO = re.compile(r"\b(at|for) (\d+) (?:minutes )?to (\d+)\b")
 
@@ -122,6 +131,7 @@ def _read_below_100(words: list[str], i: int) -> tuple[int, int]:
 
 def rewrite_amounts(text: str) -> str:
     """Phrases for amounts and clock times, in digits: "half past 7" -> "7 30"."""
+    text = _DECIMAL_AMOUNT.sub(_decimal_amount, text)
     for pattern, repl in _REWRITES:
         text = pattern.sub(repl, text)
     text = _QUARTER_TO.sub(lambda m: f"{_hour_before(m.group(1))} 45", text)
@@ -129,6 +139,16 @@ def rewrite_amounts(text: str) -> str:
         lambda m: f"{m.group(1)} {_hour_before(m.group(3))} {60 - int(m.group(2))}"
         if 0 < int(m.group(2)) < 60 else m.group(0), text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+def _decimal_amount(match: re.Match[str]) -> str:
+    """"1.5 hours" -> "1 hours 30 minutes"; left alone unless the fraction is whole seconds or
+    minutes ("1.33 hours")."""
+    whole, fraction, unit = match.groups()
+    smaller = int(fraction) * 60 / 10 ** len(fraction)
+    if not smaller.is_integer():
+        return match.group(0)
+    return f"{whole} {unit}s {int(smaller)} {_NEXT_UNIT[unit]}"
 
 
 def _hour_before(hour: str) -> int:

@@ -23,6 +23,30 @@ from appliance.intent.slots import derive_slots
     ("Wake me up at 1045 pm", "wake me up at 10 45 pm"),
     ("Set a timer for 100 minutes", "set a timer for 100 minutes"),
     ("Set the volume to 100.", "set the volume to 100"),
+    # Clock times as Whisper writes them.
+    ("Set an alarm for 8.15pm.", "set an alarm for 8 15 pm"),
+    ("Set an alarm for 8:15 p.m.", "set an alarm for 8 15 pm"),
+    ("Wake me up at six a m.", "wake me up at 6 am"),
+    ("Wake me up at 6 P.M.", "wake me up at 6 pm"),
+    ("Set an alarm for 7:00 a.m.", "set an alarm for 7 am"),
+    ("Set an alarm at 21:00.", "set an alarm at 21"),
+    ("Alarm at 18:30.", "alarm at 18 30"),
+    ("Set an alarm for a quarter to eight.", "set an alarm for 7 45"),
+    # Amounts.
+    ("Set a timer for 2.25 hours.", "set a timer for 2 hours 15 minutes"),
+    ("Set a timer for 1.5 minutes.", "set a timer for 1 minutes 30 seconds"),
+    ("Set a timer for 1.33 hours.", "set a timer for 1 33 hours"),  # not whole minutes: as is
+    ("Put another minute on the timer.", "put another 1 minute on the timer"),
+    ("Add two more minutes to the timer.", "add 2 minutes more to the timer"),
+    # Said before and after a command.
+    ("Excuse me, what time is it?", "what time is it"),
+    ("Sorry, can you repeat that?", "repeat that"),
+    ("Sorry?", "sorry"),
+    ("Sorry, what?", "sorry what"),  # a sentence of its own: kept
+    ("Hey, what should I call you?", "what should i call you"),
+    ("Ugh, hit snooze.", "hit snooze"),
+    ("You can unmute now.", "unmute"),
+    ("Um, what time is it right now?", "what time is it"),
 ])
 def test_normalize(text: str, plain: str) -> None:
     assert normalize(text, ("hey_jarvis",)) == plain
@@ -42,6 +66,10 @@ def test_normalize(text: str, plain: str) -> None:
     ("cancel that one", "cancel that one"),  # a pronoun, not a number
     ("volume to one", "volume to 1"),
     ("from 3 to 5", "from 3 to 5"),  # not a clock time
+    ("one and a half hour", "1 hours 30 minutes"),
+    ("a half hour", "30 minutes"),
+    ("three quarters of an hour", "45 minutes"),
+    ("an hour and a quarter", "1 hours 15 minutes"),
 ])
 def test_words_to_digits(words: str, digits: str) -> None:
     assert words_to_digits(words) == digits
@@ -59,3 +87,8 @@ def test_derive_slots() -> None:
     assert derive_slots({"hours": 1.0, "minutes": 30.0, "name": " pasta "}) == {
         "name": "pasta", "duration_s": 5400}
     assert derive_slots({"hour": 7.0, "ampm": "am"}) == {"hour": 7, "ampm": "am"}
+
+
+def test_a_list_value_may_stand_for_several_slots() -> None:
+    assert derive_slots({"hour": 6.0, "day": {"day": "today", "ampm": "pm"}}) == {
+        "hour": 6, "day": "today", "ampm": "pm"}
