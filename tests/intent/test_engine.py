@@ -33,6 +33,71 @@ def test_misheard_words_are_corrected_with_lower_confidence(
     assert 0.8 <= result.confidence < 1.0
 
 
+@pytest.mark.parametrize(("text", "intent", "slots"), [
+    ("Set an alarm for 8.15pm.", "AlarmSet", {"hour": 8, "minute": 15, "ampm": "pm"}),
+    ("Set an alarm for 8:15 p.m.", "AlarmSet", {"hour": 8, "minute": 15, "ampm": "pm"}),
+    ("Wake me up at six a m.", "AlarmSet", {"hour": 6, "ampm": "am"}),
+    ("Set an alarm for a quarter to eight.", "AlarmSet", {"hour": 7, "minute": 45}),
+    ("Set an alarm at 21:00.", "AlarmSet", {"hour": 21}),
+    ("Set me an alarm for 7:00 a.m.", "AlarmSet", {"hour": 7, "ampm": "am"}),
+    ("Set an alarm for 6.30am tomorrow.", "AlarmSet",
+     {"hour": 6, "minute": 30, "ampm": "am", "day": "tomorrow"}),
+    ("Set a timer for 1.5 hours.", "TimerSet", {"duration_s": 5400}),
+    ("Timer for three quarters of an hour.", "TimerSet", {"duration_s": 2700}),
+    ("Snooze it for ten more minutes.", "AlarmSnooze", {"duration_s": 600}),
+    ("Put another minute on the pasta timer.", "TimerAddTime",
+     {"duration_s": 60, "name": "pasta"}),
+    # A day's part: "tomorrow evening" is pm; on a given day the morning needs no am.
+    ("Set an alarm for tomorrow evening at 6.", "AlarmSet",
+     {"day": "tomorrow", "ampm": "pm", "hour": 6}),
+    ("Set an alarm for this evening at 8.", "AlarmSet", {"day": "today", "ampm": "pm", "hour": 8}),
+    ("Set an alarm for Friday morning at 6.", "AlarmSet", {"day": "friday", "hour": 6}),
+])
+def test_numbers_and_times_in_the_forms_whisper_writes(
+    engine: IntentEngine, text: str, intent: str, slots: dict[str, object]
+) -> None:
+    found = engine.recognize(text)
+    assert found is not None and (found.name, found.slots, found.confidence) == (intent, slots,
+                                                                                 1.0)
+
+
+@pytest.mark.parametrize(("text", "intent", "slots"), [
+    ("Get rid of the pizza timer.", "TimerCancel", {"name": "pizza"}),
+    ("Get rid of the timer.", "TimerCancel", {}),
+    ("Get rid of my alarm.", "AlarmCancel", {}),
+    ("Get rid of all the alarms I set.", "AlarmCancelAll", {}),
+    ("Never mind the rice timer.", "TimerCancel", {"name": "rice"}),
+    ("Cancel both timers.", "TimerCancelAll", {}),
+    ("Timer ten minutes.", "TimerSet", {"duration_s": 600}),
+    ("Start a tea timer, 4 minutes.", "TimerSet", {"duration_s": 240, "name": "tea"}),
+    ("Is the egg timer still going?", "TimerStatus", {"name": "egg"}),
+    ("Volume eight out of ten.", "VolumeSet", {"volume": 8}),
+    ("Put the volume on max.", "VolumeSet", {"volume": 10}),
+    ("That's too loud.", "VolumeDown", {}),
+    ("Which day of the week is today?", "GetWeekday", {}),
+    ("What should I call you?", "GetName", {}),
+    ("I didn't catch that, say it again please.", "Repeat", {}),
+])
+def test_paraphrases_people_say(
+    engine: IntentEngine, text: str, intent: str, slots: dict[str, object]
+) -> None:
+    found = engine.recognize(text)
+    assert found is not None and (found.name, found.slots, found.confidence) == (intent, slots,
+                                                                                 1.0)
+
+
+@pytest.mark.parametrize("text", [
+    "What's left on the shopping list?", "How long have we got left?",
+    "Add 10 minutes to the meeting.", "Give the dog another 5 minutes.",
+    "Get rid of the spider.", "I can't hear you, Mum.", "Mute the TV.",
+    "What time is it in Tokyo?", "Is it raining today?", "Is there a bus running?",
+])
+def test_out_of_domain_near_the_new_sentences_gets_nothing(
+    engine: IntentEngine, text: str
+) -> None:
+    assert engine.recognize(text) is None
+
+
 def test_threshold_one_means_exact_only() -> None:
     settings = load_settings(overrides={"intent": {"sentences_dirs": []},
                                         "skills": {"fuzzy_threshold": 1.0}})
@@ -96,3 +161,4 @@ def test_text_benchmark_meets_the_targets() -> None:
     assert results["intent_accuracy_percent"] >= 97.0, results["mistakes"]
     assert results["false_accepts"] == 0, results["mistakes"]
     assert results["slot_accuracy_percent"] >= 97.0, results["mistakes"]
+
