@@ -155,10 +155,25 @@ def test_user_sentence_file_errors_name_file_and_line(tmp_path: Path) -> None:
 
 
 def test_text_benchmark_meets_the_targets() -> None:
-    results = run_intents(load_settings())
+    results = run_intents(load_settings())["intents"]
     assert results["utterances"] >= 200
     assert results["out_of_domain"] >= 40
     assert results["intent_accuracy_percent"] >= 97.0, results["mistakes"]
     assert results["false_accepts"] == 0, results["mistakes"]
     assert results["slot_accuracy_percent"] >= 97.0, results["mistakes"]
 
+
+def test_text_benchmark_reports_three_sets_and_hides_heldouts_mistakes() -> None:
+    results = run_intents(load_settings())
+    assert {"intents", "paraphrases", "heldout"} <= set(results)
+    assert "mistakes" in results["intents"] and "mistakes" in results["paraphrases"]
+    assert "mistakes" not in results["heldout"]
+    assert results["heldout"]["utterances"] == 90
+
+
+def test_text_benchmark_leaves_out_sets_a_data_dir_lacks(tmp_path: Path) -> None:
+    (tmp_path / "intents.yaml").write_text(
+        '- {text: "What time is it?", intent: GetTime}\n- {text: "Play jazz.", intent: null}\n')
+    results = run_intents(load_settings(), tmp_path)
+    assert results["intents"]["utterances"] == 2
+    assert "paraphrases" not in results and "heldout" not in results
