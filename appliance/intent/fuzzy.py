@@ -58,7 +58,9 @@ class Corrector:
         anchors = sum(1 for w in words if w.isalpha() and w in self.vocabulary)
         if not unknown or len(unknown) > MAX_UNKNOWN or anchors < len(unknown):
             return  # too little was heard right to guess the rest
-        options = [self._options(words[i]) for i in unknown]
+        # The last word is never dropped: a sentence cut short of what was said is another
+        # sentence ("how late is it [open]" is not the time).
+        options = [self._options(words[i], droppable=i < len(words) - 1) for i in unknown]
         original = " ".join(words)
         found: list[Candidate] = []
         for choice in itertools.product(*options):
@@ -73,7 +75,7 @@ class Corrector:
                 found.append(Candidate(tuple(w for w in fixed if w), score))
         yield from sorted(found, key=lambda c: -c.confidence)
 
-    def _options(self, word: str) -> list[str]:
+    def _options(self, word: str, *, droppable: bool = True) -> list[str]:
         """The word itself (a name, for a wildcard), its closest template words, or nothing."""
         close = difflib.get_close_matches(word, self.vocabulary, n=2, cutoff=self.min_word_ratio)
-        return [word, *close, ""]
+        return [word, *close, *([""] if droppable else [])]

@@ -33,6 +33,12 @@ def test_misheard_words_are_corrected_with_lower_confidence(
     assert 0.8 <= result.confidence < 1.0
 
 
+@pytest.mark.parametrize("text", ["How late is it open?", "What time is it in Tokyo?"])
+def test_a_last_word_is_never_dropped_to_make_a_command(engine: IntentEngine, text: str) -> None:
+    """Cut short of what was said, a sentence means something else."""
+    assert engine.recognize(text) is None
+
+
 @pytest.mark.parametrize(("text", "intent", "slots"), [
     ("Set an alarm for 8.15pm.", "AlarmSet", {"hour": 8, "minute": 15, "ampm": "pm"}),
     ("Set an alarm for 8:15 p.m.", "AlarmSet", {"hour": 8, "minute": 15, "ampm": "pm"}),
