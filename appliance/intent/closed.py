@@ -347,8 +347,13 @@ def _slot_value(slot: Slot, span: list[str], choices: Mapping[str, Sequence[str]
     if slot.kind == "number":
         at = [k for k, w in enumerate(span) if NUMBER.match(w)][:1]
         return (at, [span[at[0]]]) if at else None
-    if slot.kind == "span":  # an amount or a time: some number must have been heard
-        return (list(range(len(span))), span) if any(NUMBER.match(w) for w in span) else None
+    if slot.kind == "span":  # an amount or a time: from its first number or word to its last
+        vocabulary = set(choices.get(SPAN_WORDS, ()))
+        inside = [k for k, w in enumerate(span) if NUMBER.match(w) or w in vocabulary]
+        if not any(NUMBER.match(span[k]) for k in inside):
+            return None
+        kept = list(range(inside[0], inside[-1] + 1))
+        return kept, [span[k] for k in kept]
     if slot.kind == "choice":
         heard = " ".join(span)
         values = choices.get(slot.name, ())
@@ -358,8 +363,12 @@ def _slot_value(slot: Slot, span: list[str], choices: Mapping[str, Sequence[str]
     return (at, [span[k] for k in at]) if at else None
 
 
+SPAN_WORDS = "<span words>"  # in choice_values: the words an amount or a time may hold
+
+
 def choice_values(intents: Any) -> dict[str, list[str]]:
-    """The spoken values of each list of words (am/pm, the days): what a choice is filled from."""
+    """The spoken values of each list of words (am/pm, the days): what a choice is filled from;
+    and under ``SPAN_WORDS`` every word of the amounts and times ("hours", "past", "tomorrow")."""
     from hassil.intents import TextSlotList
 
     out: dict[str, list[str]] = {}
@@ -368,7 +377,36 @@ def choice_values(intents: Any) -> dict[str, list[str]]:
             out[name] = [t for v in slot_list.values
                          for t in itertools.islice(_expand(v.text_in, intents), 20)]
             out[name] = [" ".join(t.split()) for t in out[name] if t.strip()]
+    words = {"hour", "hours", "minute", "minutes", "second", "seconds", "percent", "and"}
+    for rule in intents.expansion_rules.values():
+        if _has_numbers(rule, intents):
+            words.update(_words_in(rule.expression, intents, 0))
+    out[SPAN_WORDS] = sorted(words)
     return out
+
+
+def _words_in(expr: Any, intents: Any, depth: int) -> set[str]:
+    """Every literal word an expression may say (its lists' values included), once each."""
+    import hassil.expression as ex
+    from hassil.intents import TextSlotList
+
+    if depth > 30:
+        return set()
+    if isinstance(expr, ex.TextChunk):
+        return set(expr.text.split())
+    if isinstance(expr, ex.Sentence):
+        return _words_in(expr.expression, intents, depth + 1)
+    if isinstance(expr, ex.Group):
+        return set().union(*(_words_in(i, intents, depth + 1) for i in expr.items))
+    if isinstance(expr, ex.RuleReference):
+        rule = intents.expansion_rules.get(expr.rule_name)
+        return set() if rule is None else _words_in(rule, intents, depth + 1)
+    if isinstance(expr, ex.ListReference):
+        slot_list = intents.slot_lists.get(expr.list_name)
+        if isinstance(slot_list, TextSlotList):
+            return set().union(*(_words_in(v.text_in, intents, depth + 1)
+                                 for v in slot_list.values))
+    return set()
 
 
 # -- 3. scoring with Whisper ----------------------------------------------------------------------

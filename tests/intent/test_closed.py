@@ -11,6 +11,7 @@ from collections.abc import Sequence
 import pytest
 
 from appliance.intent.closed import (
+    SPAN_WORDS,
     ClosedVocabulary,
     Skeleton,
     SkeletonIndex,
@@ -84,7 +85,8 @@ def test_numbers_and_names_keep_what_was_heard() -> None:
 
 def test_a_duration_is_kept_whole_and_a_choice_is_its_closest_value() -> None:
     skeleton = Skeleton("AlarmSet", ("set", "an", "alarm", "for", Slot("when", "span")))
-    assert fill(skeleton, words("set in alarm for 7 30 tomorrow"), {}) == tuple(
+    assert fill(skeleton, words("set in alarm for 7 30 tomorrow"),
+                {SPAN_WORDS: ["tomorrow"]}) == tuple(
         words("set an alarm for 7 30 tomorrow"))
     day = Skeleton("AlarmCancel", ("cancel", "the", Slot("day", "choice"), "alarm"))
     choices = {"day": ["today", "tomorrow", "monday"]}
@@ -162,3 +164,11 @@ def test_the_setting_is_validated() -> None:
 def test_a_whole_command_is_one_that_cannot_go_on_to_mean_more(
         closed: ClosedVocabulary, said: str, whole: bool) -> None:
     assert closed.is_whole_command(said) is whole
+
+
+def test_an_amount_holds_only_the_words_an_amount_can_hold(index: SkeletonIndex) -> None:
+    """"set time or 6 minutes": the misheard "time or" is the sentence's own words, not part of
+    the duration."""
+    found = index.candidates(words("set time or 6 minutes"))
+    assert "set timer for 6 minutes" in [" ".join(c.words) for c in found]
+    assert not any("or" in c.words for c in found)
