@@ -10,18 +10,9 @@ from collections.abc import Sequence
 
 import pytest
 
-from appliance.intent.closed import (
-    SPAN_WORDS,
-    ClosedVocabulary,
-    Skeleton,
-    SkeletonIndex,
-    Slot,
-    choice_values,
-    fill,
-    skeletons,
-    sound_key,
-)
+from appliance.intent.closed import ClosedVocabulary, SkeletonIndex, fill, sound_key
 from appliance.intent.engine import IntentEngine
+from appliance.intent.skeletons import SPAN_WORDS, Skeleton, Slot, choice_values, skeletons
 from appliance.settings import IntentSettings, load_settings
 
 
