@@ -61,6 +61,33 @@ def looks_looped(text: str) -> bool:
     return len(data) > 24 and len(data) / len(zlib.compress(data)) > MAX_COMPRESSION_RATIO
 
 
+def window_text(decoded: str) -> str | None:
+    """The transcript of a shortened window's decode, or None when the decoder looped.
+
+    The loop is judged on what the decoder wrote: after :func:`drop_repeats` a command looped
+    nine times is one sentence again and would pass. A short command's loop is cut early by
+    :func:`decode_cap` and comes out as its one copy.
+    """
+    text = decoded.strip()
+    return None if looks_looped(text) else drop_repeats(text)
+
+
+# The most tokens a shortened window decodes: DECODE_TOKENS_PER_S per second of the audio
+# transcribed, plus DECODE_TOKENS_MIN. Our commands need at most 5.7 tokens a second of that
+# audio, 8 for a 1.5 s command (the audio benchmark's 86 commands and the bench's, said by
+# Piper, Piper at length scale 0.8, three espeak-ng voices and espeak-ng at 230 words a
+# minute, 2026-12-01): 1.5-2x margin for fast talkers, where 15/s + 15 let a looping decoder
+# go on for 37 tokens on a 1.5 s command. A command cut by the cap is not understood and is
+# heard again in the full window (its own limit), so the cap costs time, never the command.
+DECODE_TOKENS_PER_S = 8.0
+DECODE_TOKENS_MIN = 8
+
+
+def decode_cap(audio_s: float) -> int:
+    """The most tokens the decoder may write for ``audio_s`` of audio (prompt not counted)."""
+    return math.ceil(DECODE_TOKENS_PER_S * audio_s) + DECODE_TOKENS_MIN
+
+
 ENCODED_MARGIN = 10  # encoder positions kept after the audio's own, for scoring sentences
 
 
@@ -173,13 +200,13 @@ class Transcriber:
         previous = (tokenizer.encode(" " + self.initial_prompt.strip())
                     if self.initial_prompt else [])
         prompt = self._model.get_prompt(tokenizer, previous, without_timestamps=True)
-        max_tokens = int(len(audio) / RATE_HZ * 15) + 15  # speech: ~5 words a second at most
         try:
             encoded = self._model.model.encode(
                 get_ctranslate2_storage(np.ascontiguousarray(features[None])), to_cpu=False)
             result = self._model.model.generate(
                 encoded, [prompt], beam_size=self.settings.beam_size,
-                max_length=len(prompt) + max_tokens, suppress_blank=True, suppress_tokens=[-1],
+                max_length=len(prompt) + decode_cap(len(audio) / RATE_HZ), suppress_blank=True,
+                suppress_tokens=[-1],
             )[0]
         except (RuntimeError, ValueError) as err:
             raise SttError(f"transcription failed: {err}", fix="run with --debug and report it"
@@ -187,9 +214,10 @@ class Transcriber:
         whole = np.array(encoded)
         used = math.ceil(len(audio) / extractor.hop_length / 2) + ENCODED_MARGIN
         kept = whole[:, : min(whole.shape[1], used)].copy()
-        text = drop_repeats(str(tokenizer.decode(result.sequences_ids[0])).strip())
-        if looks_looped(text):
-            _LOGGER.debug("short window looped (%r): using the full window", text)
+        decoded = str(tokenizer.decode(result.sequences_ids[0]))
+        text = window_text(decoded)
+        if text is None:
+            _LOGGER.debug("short window looped (%r): using the full window", decoded)
             return None, None
         return text, kept
 
