@@ -180,7 +180,8 @@ def outcome(trial: Trial, clip: Clip, events: list[Event], source: BenchSource,
     return Outcome(trial.voice, trial.room, trial.pause, trial.case, session is not None,
                    text, intent.name if intent else None, dict(intent.slots) if intent else {},
                    ended, transcript_s, recognize_s, chime_s, wake_s,
-                   sum(isinstance(e, WakeDetected) for e in events), source.gave_up)
+                   sum(isinstance(e, WakeDetected) for e in events), source.gave_up,
+                   timing.stages.get("closed") if session and timing is not None else None)
 
 
 # -- the clips ----------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ class Outcome:
     wake_s: float | None = None  # when the turn started, after the end of the wake word
     wakes: int = 0  # wake words detected during the clip
     stuck: bool = False  # the turn was still busy MAX_TAIL_S after the clip
+    closed_s: float | None = None  # the closed-vocabulary step's own time (when it ran)
 
     @property
     def condition(self) -> str:
@@ -86,6 +87,8 @@ def summary(outcomes: list[Outcome]) -> dict[str, Any]:
     understood = sum(o.understood for o in outcomes)
     transcript = _stats([o.transcript_s for o in outcomes if o.transcript_s is not None], 1, 3)
     recognize = _stats([o.recognize_s for o in outcomes if o.recognize_s is not None], 1000, 2)
+    closed = [o.closed_s for o in outcomes if o.closed_s is not None]
+    closed_ms = _stats(closed, 1000, 1)
     chimes = [o.chime_s for o in outcomes if o.chime_s is not None]
     wake_delay = _stats([o.wake_s for o in outcomes if o.wake_s is not None], 1, 2)
     return {
@@ -97,6 +100,8 @@ def summary(outcomes: list[Outcome]) -> dict[str, Any]:
         "false_actions": sum(o.false_action for o in ood),
         "transcript_s_median": transcript[0], "transcript_s_p90": transcript[1],
         "recognize_ms_median": recognize[0], "recognize_ms_p90": recognize[1],
+        "closed_ran_percent": _pct(len(closed), len(woke)),
+        "closed_ms_median": closed_ms[0], "closed_ms_p90": closed_ms[1],
         "chime_in_command_percent": _pct(sum(at >= 0 for at in chimes), len(chimes)),
         "wake_delay_s_median": wake_delay[0], "wake_delay_s_p90": wake_delay[1],
         "stuck": sum(o.stuck for o in outcomes),
@@ -130,6 +135,7 @@ _COLUMNS = (
     ("false act.", "false_actions", "{}"),
     ("eos->text s med/p90", ("transcript_s_median", "transcript_s_p90"), "{:.3f}"),
     ("recog. ms med/p90", ("recognize_ms_median", "recognize_ms_p90"), "{:.2f}"),
+    ("closed ms med/p90", ("closed_ms_median", "closed_ms_p90"), "{:.1f}"),
     ("chime in cmd %", "chime_in_command_percent", "{:.0f}"),
 )
 

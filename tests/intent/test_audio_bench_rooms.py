@@ -230,10 +230,10 @@ def outcomes() -> list[Outcome]:
         Outcome("piper", "room", "pause", TIMER, True, "Set a timer for ten minutes.",
                 "TimerSet", {"duration_s": 600}, transcript_s=0.6, recognize_s=0.003),
         Outcome("piper", "room", "pause", WEATHER, True, "What's the weather tomorrow?", None,
-                transcript_s=0.8, recognize_s=0.004),
+                transcript_s=0.8, recognize_s=0.004, closed_s=0.03),
         Outcome("flite-slt", "dry", "none", TIME, False),
         Outcome("flite-slt", "dry", "none", WEATHER, True, "What time is it tomorrow?",
-                "GetTime", transcript_s=1.0, recognize_s=0.005, chime_s=0.1),
+                "GetTime", transcript_s=1.0, recognize_s=0.005, chime_s=0.1, closed_s=0.05),
     ]
 
 
@@ -247,6 +247,7 @@ def test_a_summary_counts_wakes_understood_commands_and_false_actions() -> None:
     assert (s["transcript_s_median"], s["recognize_ms_median"]) == (0.6, 3.0)
     assert s["transcript_s_p90"] == pytest.approx(0.92)
     assert s["chime_in_command_percent"] == 100.0
+    assert (s["closed_ran_percent"], s["closed_ms_median"]) == (40.0, 40.0)  # 2 of 5 woken
 
 
 def test_scores_per_voice_and_condition_and_the_misses() -> None:
