@@ -92,6 +92,14 @@ def command(mic: ScriptedMic, seconds: float = 0.8, then_s: float = 0.6) -> None
     mic.say(silence(then_s))
 
 
+async def one_command(pipeline: Pipeline, **command_args: float) -> list[Event]:
+    """The pipeline running, a command said (:func:`command`), the events until idle again."""
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            command(mic, **command_args)
+            return await next_state(sub, State.IDLE, 5)
+
+
 E = TypeVar("E", bound=Event)
 
 
@@ -234,10 +242,7 @@ async def test_a_transcript_not_understood_is_heard_once_more_in_the_full_window
     stt = FakeStt("what tim is it", full_window_texts=(full,))
     pipeline, fakes = fake_pipeline(Fakes(stt=stt), QUIET)
     pipeline.add_intent_handler(Answers())
-    async with running(pipeline) as mic:
-        with pipeline.events.subscribe() as sub:
-            command(mic)
-            events = await next_state(sub, State.IDLE, 5)
+    events = await one_command(pipeline)
     assert [c.full_window for c in stt.calls] == calls  # once, never twice
     assert [e.text for e in of(TranscriptReady, events)] == [full]
     assert fakes.player.spoken == [answer]
@@ -252,10 +257,7 @@ async def test_a_transcript_not_understood_is_chosen_among_the_known_commands_fi
     closed = FakeChooser({"can't sell it all timers": cancel})
     pipeline, fakes = fake_pipeline(Fakes(stt=stt, closed=closed), QUIET)
     pipeline.add_intent_handler(Answers())
-    async with running(pipeline) as mic:
-        with pipeline.events.subscribe() as sub:
-            command(mic)
-            events = await next_state(sub, State.IDLE, 5)
+    events = await one_command(pipeline)
     assert [c.full_window for c in stt.calls] == [False]  # chosen: no full-window retry
     assert closed.scored == [[-12.0, -13.5]]  # scored against the transcript's own audio
     assert [e.text for e in of(TranscriptReady, events)] == ["can't sell it all timers"]
@@ -287,10 +289,7 @@ async def test_a_whole_command_is_answered_after_a_short_pause() -> None:
     pipeline, fakes = fake_pipeline(Fakes(closed=closed), QUIET)
     pipeline.add_intent_handler(Answers())
     assert pipeline.settings.listen.end_silence_s > 0.24
-    async with running(pipeline) as mic:
-        with pipeline.events.subscribe() as sub:
-            command(mic, then_s=0.24)
-            events = await next_state(sub, State.IDLE, 5)
+    events = await one_command(pipeline, then_s=0.24)
     assert heard_until(events) == ["complete"]
     assert closed.judged == ["what time is it"]
     assert fakes.player.spoken == ["Answer to GetTime."]
@@ -338,10 +337,7 @@ async def test_answering_early_can_be_turned_off() -> None:
     closed = FakeChooser(whole=("what time is it",))
     pipeline, _fakes = fake_pipeline(Fakes(closed=closed), settings)
     pipeline.add_intent_handler(Answers())
-    async with running(pipeline) as mic:
-        with pipeline.events.subscribe() as sub:
-            command(mic)
-            events = await next_state(sub, State.IDLE, 5)
+    events = await one_command(pipeline)
     assert heard_until(events) == ["speech-end"]
     assert closed.judged == []
 
