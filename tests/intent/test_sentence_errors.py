@@ -89,13 +89,19 @@ def test_an_own_commands_sentence_names_the_settings_key() -> None:
                                   "defines")
 
 
-def test_appliance_intent_prints_the_line_not_a_traceback(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def config_with_colours(tmp_path: Path) -> Path:
+    """A config whose sentence directory holds COLOURS (naming a list nobody defines)."""
     (tmp_path / "sentences").mkdir()
     (tmp_path / "sentences" / "colours.yaml").write_text(COLOURS)
     config = tmp_path / "config.toml"
     config.write_text(f'[intent]\nsentences_dirs = ["{tmp_path / "sentences"}"]\n')
+    return config
+
+
+def test_appliance_intent_prints_the_line_not_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = config_with_colours(tmp_path)
     assert main(["--config", str(config), "intent", "make the light red"]) == 2
     err = capsys.readouterr().err
     assert err.splitlines()[0] == (
@@ -108,10 +114,7 @@ def test_appliance_intent_prints_the_line_not_a_traceback(
 def test_config_check_refuses_a_sentence_file(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "sentences").mkdir()
-    (tmp_path / "sentences" / "colours.yaml").write_text(COLOURS)
-    config = tmp_path / "config.toml"
-    config.write_text(f'[intent]\nsentences_dirs = ["{tmp_path / "sentences"}"]\n')
+    config = config_with_colours(tmp_path)
     assert main(["config", "check", str(config)]) == 1
     lines = capsys.readouterr().out.splitlines()
     assert lines[0] == (f"{tmp_path / 'sentences' / 'colours.yaml'}:6: the sentence 'make the "
