@@ -40,6 +40,7 @@ from appliance.intent.skeletons import (
     SPAN_WORDS,
     Skeleton,
     Slot,
+    Token,
     choice_values,
     goes_on,
     skeletons,
@@ -163,7 +164,7 @@ def fill(skeleton: Skeleton, words: Sequence[str],
     for a, b, size in matcher.get_matching_blocks():
         for k in range(size):
             heard_at[a + k] = b + k
-    if not _covers(matcher.get_opcodes(), len(words)):
+    if not _covers(matcher.get_opcodes(), tokens, words):
         return None
     out: list[str] = []
     used: set[int] = set(heard_at.values())
@@ -183,16 +184,31 @@ def fill(skeleton: Skeleton, words: Sequence[str],
     return tuple(out)
 
 
-def _covers(opcodes: Sequence[tuple[str, int, int, int, int]], heard: int) -> bool:
-    """Whether a sentence accounts for what was heard: no words left over after it (a command
-    that stops short of the speech, "stop it" for "stop it, you two", is not what was said),
-    at most one before it (the wake word's last syllable in the pre-roll). Words heard in
-    place of the sentence's own are its mishearings, not left over."""
-    for op, _a0, _a1, b0, b1 in opcodes:
-        if op != "insert":
-            continue
-        if b1 == heard or (b0 == 0 and b1 > 1):
+# Words that start a statement, not a command said to the speaker ("I set an alarm but ...").
+_SUBJECTS = frozenset(["i", "we", "he", "she", "they", "it's", "i'm", "we're", "they're"])
+# How many heard words a placeholder may stand for (a name, an amount, a time: several).
+_PLACEHOLDER_WORDS = {"words": 3, "span": 7, "choice": 3, "number": 1}
+
+
+def _covers(opcodes: Sequence[tuple[str, int, int, int, int]], tokens: Sequence[Token],
+            words: Sequence[str]) -> bool:
+    """Whether a sentence accounts for what was heard. Words heard in place of the sentence's
+    own are its mishearings (a few for one: "can't sell it" for "cancel"), but not words left
+    over: none after it (a command that stops short of the speech, "stop it" for "stop it, you
+    two", is not what was said), at most one before it (the wake word's last syllable in the
+    pre-roll; not a subject: "I set an alarm ..." is a statement), and no more in place of a
+    part of it than that part could be misheard as."""
+    if words and words[0] in _SUBJECTS and (not tokens or tokens[0] != words[0]):
+        return False
+    for op, a0, a1, b0, b1 in opcodes:
+        if op == "insert" and (b1 == len(words) or (b0 == 0 and (
+                b1 > 1 or words[0] in _SUBJECTS))):
             return False
+        if op == "replace":
+            room = sum(2 if isinstance(t, str) else _PLACEHOLDER_WORDS[t.kind]
+                       for t in tokens[a0:a1])
+            if b1 - b0 > room + 1:
+                return False
     return True
 
 

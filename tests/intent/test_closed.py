@@ -163,3 +163,16 @@ def test_an_amount_holds_only_the_words_an_amount_can_hold(index: SkeletonIndex)
     found = index.candidates(words("set time or 6 minutes"))
     assert "set timer for 6 minutes" in [" ".join(c.words) for c in found]
     assert not any("or" in c.words for c in found)
+
+
+@pytest.mark.parametrize("heard", [
+    "i set a alarm for 10 seconds",  # a statement about an alarm, not a command
+    "stop it you too",  # the command stops short of what was said
+    "turn the volume up on the tv",
+])
+def test_a_sentence_that_does_not_account_for_what_was_heard_is_no_candidate(
+        index: SkeletonIndex, heard: str) -> None:
+    found = [(c.intent, " ".join(c.words)) for c in index.candidates(words(heard))]
+    assert ("Stop", "stop it") not in found
+    assert ("VolumeUp", "turn the volume up") not in found
+    assert not any(intent == "AlarmSet" for intent, _ in found)
