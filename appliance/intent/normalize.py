@@ -20,12 +20,29 @@ LEAD_INS = tuple(p.split() for p in (
     "ok", "okay", "so", "now", "and", "alright", "all right", "just", "go ahead and", "hey",
     "can you", "could you", "would you", "will you", "can you please", "i want you to",
     "i'd like you to", "i would like you to", "i need you to", "you can", "you may",
+    "could you just", "can you just", "would you just", "do you think you could",
 ))
+# "Would you mind turning it down": the lead-in goes, the verb after it loses its "-ing".
+MIND_LEAD_INS = tuple(p.split() for p in ("would you mind", "do you mind", "mind"))
+_GERUNDS = {
+    "turning": "turn", "setting": "set", "starting": "start", "cancelling": "cancel",
+    "canceling": "cancel", "stopping": "stop", "muting": "mute", "unmuting": "unmute",
+    "repeating": "repeat", "saying": "say", "telling": "tell", "making": "make",
+    "putting": "put", "giving": "give", "waking": "wake", "adding": "add",
+    "deleting": "delete", "removing": "remove", "switching": "switch", "snoozing": "snooze",
+    "speaking": "speak", "checking": "check", "lowering": "lower", "raising": "raise",
+}
+# How much, said to soften a request ("turn it down a bit"): dropped wherever they are.
+DEGREES = re.compile(r"\b(?:just )?(?:a (?:little|tiny|wee) bit|a little|a bit|a tad|a touch"
+                     r"|slightly|a smidge)\b")
 # Said before a sentence, but also a sentence of their own ("sorry?", "sorry what?"): dropped
 # only when at least two words follow.
 INTERJECTIONS = tuple(p.split() for p in ("sorry", "excuse me"))
 TRAILERS = tuple(p.split() for p in ("right now", "now", "for me", "thanks", "thank you",
-                                     "thank you very much"))
+                                     "thank you very much", "at the moment", "currently",
+                                     "at present", "if you can", "if you could", "if you would",
+                                     "if you don't mind", "if that's okay", "would you",
+                                     "could you", "will you", "okay", "ok"))
 _PUNCT = re.compile(r"[^\w\s':%.-]")
 _ABBREVIATIONS = (
     (re.compile(r"\ba\.\s?m\b\.?"), "am"), (re.compile(r"\bp\.\s?m\b\.?"), "pm"),
@@ -62,6 +79,7 @@ def normalize(text: str, wake_phrases: tuple[str, ...] = (), *, lenient: bool = 
             text = text[len(spoken) + 1 :]
             break
     if lenient:
+        text = _SPACES.sub(" ", DEGREES.sub(" ", text)).strip()
         text = _ASR_ARTICLE.sub(r"\1 a\2", _dedupe(_trim(text.split())))
     return words_to_digits(text)
 
@@ -76,14 +94,27 @@ def _trim(words: list[str]) -> str:
     changed = True
     while changed and words:
         changed = False
+        words, changed = _drop_mind(words)
         for phrase, rest in _LEADING:
             if words[: len(phrase)] == phrase and len(words) >= len(phrase) + rest:
                 words, changed = words[len(phrase) :], True
                 break
-    for phrase in TRAILERS:
-        if len(words) > len(phrase) and words[-len(phrase) :] == phrase:
-            words = words[: -len(phrase)]
+    changed = True
+    while changed:
+        changed = False
+        for phrase in TRAILERS:
+            if len(words) > len(phrase) and words[-len(phrase) :] == phrase:
+                words, changed = words[: -len(phrase)], True
     return " ".join(words)
+
+
+def _drop_mind(words: list[str]) -> tuple[list[str], bool]:
+    """"would you mind turning it down" -> "turn it down"."""
+    for phrase in MIND_LEAD_INS:
+        n = len(phrase)
+        if words[:n] == phrase and len(words) > n and words[n] in _GERUNDS:
+            return [_GERUNDS[words[n]], *words[n + 1 :]], True
+    return words, False
 
 
 # (phrase, how many words must follow it), longest phrase first.

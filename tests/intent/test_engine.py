@@ -92,6 +92,21 @@ def test_paraphrases_people_say(
                                                                                  1.0)
 
 
+@pytest.mark.parametrize(("text", "intent", "slots"), [
+    # Hedged and softened: the request inside is what counts.
+    ("Would you mind starting a timer for twelve minutes?", "TimerSet", {"duration_s": 720}),
+    ("Alright, could you just lower the volume slightly for me?", "VolumeDown", {}),
+    ("Do you think you could cancel the rice timer, please?", "TimerCancel", {"name": "rice"}),
+    ("Okay, what's the date currently?", "GetDate", {}),
+    ("Can you turn it up a little bit right now?", "VolumeUp", {}),
+])
+def test_hedged_and_softened_requests(
+    engine: IntentEngine, text: str, intent: str, slots: dict[str, object]
+) -> None:
+    found = engine.recognize(text)
+    assert found is not None and (found.name, found.slots) == (intent, slots)
+
+
 @pytest.mark.parametrize("text", [
     "What's left on the shopping list?", "How long have we got left?",
     "Add 10 minutes to the meeting.", "Give the dog another 5 minutes.",

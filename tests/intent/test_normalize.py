@@ -47,6 +47,10 @@ from appliance.intent.slots import derive_slots
     ("Ugh, hit snooze.", "hit snooze"),
     ("You can unmute now.", "unmute"),
     ("Um, what time is it right now?", "what time is it"),
+    # Softened: how much ("a bit"), "would you mind ...ing", what is true "at the moment".
+    ("Would you mind switching the sound off?", "switch the sound off"),
+    ("Could you just make it a tiny bit quieter, okay?", "make it quieter"),
+    ("Which day is it at the moment, if you don't mind?", "which day is it"),
 ])
 def test_normalize(text: str, plain: str) -> None:
     assert normalize(text, ("hey_jarvis",)) == plain
