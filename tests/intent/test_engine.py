@@ -107,11 +107,28 @@ def test_hedged_and_softened_requests(
     assert found is not None and (found.name, found.slots) == (intent, slots)
 
 
+@pytest.mark.parametrize(("text", "intent", "slots"), [
+    # Said to the speaker as to a person: "yourself", "your volume", "your voice".
+    ("Crank yourself up.", "VolumeUp", {}),
+    ("Lower your voice.", "VolumeDown", {}),
+    ("Put your volume at six.", "VolumeSet", {"volume": 6}),
+    ("Talk up, I can't hear you.", "VolumeUp", {}),
+    ("Switch your sound off.", "VolumeMute", {}),
+    ("Could you turn down your sound?", "VolumeDown", {}),
+])
+def test_the_speaker_addressed_as_a_person(
+    engine: IntentEngine, text: str, intent: str, slots: dict[str, object]
+) -> None:
+    found = engine.recognize(text)
+    assert found is not None and (found.name, found.slots) == (intent, slots)
+
+
 @pytest.mark.parametrize("text", [
     "What's left on the shopping list?", "How long have we got left?",
     "Add 10 minutes to the meeting.", "Give the dog another 5 minutes.",
     "Get rid of the spider.", "I can't hear you, Mum.", "Mute the TV.",
     "What time is it in Tokyo?", "Is it raining today?", "Is there a bus running?",
+    "Put it down.", "Turn the TV down.", "Bring it up at the meeting.", "Turn yourself off.",
 ])
 def test_out_of_domain_near_the_new_sentences_gets_nothing(
     engine: IntentEngine, text: str
