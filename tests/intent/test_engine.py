@@ -123,11 +123,27 @@ def test_the_speaker_addressed_as_a_person(
     assert found is not None and (found.name, found.slots) == (intent, slots)
 
 
+@pytest.mark.parametrize(("text", "intent"), [
+    # Questions asked the long way round: "do you know ...", "remind me ...", "any idea ...".
+    ("Have you got any idea what the time is?", "GetTime"),
+    ("Could you tell me what the time is?", "GetTime"),
+    ("Remind me which day of the week it is.", "GetWeekday"),
+    ("I want to know today's date.", "GetDate"),
+    ("What types of stuff can you help me with?", "ListCapabilities"),
+    ("Tell me what you can do.", "ListCapabilities"),
+])
+def test_questions_in_other_shapes(engine: IntentEngine, text: str, intent: str) -> None:
+    found = engine.recognize(text)
+    assert found is not None and found.name == intent
+
+
 @pytest.mark.parametrize("text", [
     "What's left on the shopping list?", "How long have we got left?",
     "Add 10 minutes to the meeting.", "Give the dog another 5 minutes.",
     "Get rid of the spider.", "I can't hear you, Mum.", "Mute the TV.",
     "What time is it in Tokyo?", "Is it raining today?", "Is there a bus running?",
+    "Remind me what time the dentist is.", "Do you know what the weather is?",
+    "Any idea what the score is?", "What kind of music can you play?",
     "Put it down.", "Turn the TV down.", "Bring it up at the meeting.", "Turn yourself off.",
 ])
 def test_out_of_domain_near_the_new_sentences_gets_nothing(
