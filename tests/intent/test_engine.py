@@ -138,12 +138,22 @@ def test_questions_in_other_shapes(engine: IntentEngine, text: str, intent: str)
 
 
 @pytest.mark.parametrize("text", [
+    "Once again, please.", "Repeat what you said one more time.", "Sorry, what was that again?",
+    "What were you just saying?", "Could you say what you said once more?",
+])
+def test_asked_to_repeat_in_other_words(engine: IntentEngine, text: str) -> None:
+    found = engine.recognize(text)
+    assert found is not None and found.name == "Repeat"
+
+
+@pytest.mark.parametrize("text", [
     "What's left on the shopping list?", "How long have we got left?",
     "Add 10 minutes to the meeting.", "Give the dog another 5 minutes.",
     "Get rid of the spider.", "I can't hear you, Mum.", "Mute the TV.",
     "What time is it in Tokyo?", "Is it raining today?", "Is there a bus running?",
     "Remind me what time the dentist is.", "Do you know what the weather is?",
     "Any idea what the score is?", "What kind of music can you play?",
+    "What was that noise?", "What were you doing?", "One more time and you're grounded.",
     "Put it down.", "Turn the TV down.", "Bring it up at the meeting.", "Turn yourself off.",
 ])
 def test_out_of_domain_near_the_new_sentences_gets_nothing(
