@@ -3,9 +3,9 @@
 Whisper writes "10 minutes" one time and "ten minutes" the next; the sentence templates are written
 with digits, so :func:`words_to_digits` turns spoken numbers into digits first. It also rewrites
 the few phrases people use for amounts and clock times ("an hour and a half", "1.5 hours",
-"half past seven", "quarter to 8", "noon") and the ways Whisper writes clock times ("8.15pm",
-"8:15 p.m.", "six a m", "7:00", "21:00") into the plain digit form the templates expect ("8 15
-pm", "7", "21"). Answers go the other way
+"half past seven", "half 7", "ten past 6", "five to midnight", "noon") and the ways Whisper
+writes clock times ("8.15pm", "8:15 p.m.", "six a m", "7:00", "21:00") into the plain digit
+form the templates expect ("8 15 pm", "7", "21"). Answers go the other way
 (:func:`say_number`), because a voice reads "4:07" as "four zero seven".
 """
 
@@ -44,7 +44,8 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"(\d+) more (hours?|minutes?|seconds?)", r"\1 \2 more"),
         (r"half past (\d+)", r"\1 30"),
         (r"(?:a )?quarter past (\d+)", r"\1 15"),
-        (r"(at|for) (\d+) (?:minutes )?past (\d+)", r"\1 \3 \2"),
+        (r"([1-5]?\d) (?:minutes )?past (1?\d|2[0-3])", r"\2 \1"),
+        (r"(at|for|until|till|by) half (1?\d|2[0-3])", r"\1 \2 30"),  # "half 7": 7:30
         (r"(?:12 )?(?:noon|midday)", "12 pm"),
         (r"(?:12 )?midnight", "12 am"),
         (r"(\d+)(am|pm)", r"\1 \2"),
@@ -59,7 +60,12 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
 _DECIMAL_AMOUNT = re.compile(r"\b(\d+)\.(\d+) (hour|minute)s?\b")
 _NEXT_UNIT = {"hour": "minutes", "minute": "seconds"}
 _QUARTER_TO = re.compile(r"\b(?:a )?quarter to (\d+)\b")
-_MINUTES_TO = re.compile(r"\b(at|for) (\d+) (?:minutes )?to (\d+)\b")
+# "5 to 7" is 6:55 after a word that leads to a time ("at", "alarm", "wake me up").
+_MINUTES_TO = re.compile(r"\b(at|for|until|till|by|alarm|up|me) (\d+) (?:minutes )?to (\d+)\b"
+                          r"(?! (?:hours?|minutes?|seconds?|percent))")
+# "5 to midnight" is 11:55 pm, "a quarter to noon" 11:45 am.
+_TO_MIDDAY = re.compile(r"\b(?:(?:a )?(quarter)|(\d+)(?: minutes)?) to (?:12 )?"
+                        r"(noon|midday|midnight)\b")
 
 
 def say_number(n: int) -> str:
@@ -132,6 +138,7 @@ def _read_below_100(words: list[str], i: int) -> tuple[int, int]:
 def rewrite_amounts(text: str) -> str:
     """Phrases for amounts and clock times, in digits: "half past 7" -> "7 30"."""
     text = _DECIMAL_AMOUNT.sub(_decimal_amount, text)
+    text = _TO_MIDDAY.sub(_to_midday, text)
     for pattern, repl in _REWRITES:
         text = pattern.sub(repl, text)
     text = _QUARTER_TO.sub(lambda m: f"{_hour_before(m.group(1))} 45", text)
@@ -139,6 +146,14 @@ def rewrite_amounts(text: str) -> str:
         lambda m: f"{m.group(1)} {_hour_before(m.group(3))} {60 - int(m.group(2))}"
         if 0 < int(m.group(2)) < 60 else m.group(0), text)
     return re.sub(r"\s+", " ", text).strip()
+
+
+def _to_midday(match: re.Match[str]) -> str:
+    quarter, minutes, noon = match.groups()
+    before = 15 if quarter else int(minutes)
+    if not 0 < before < 60:
+        return match.group(0)
+    return f"11 {60 - before} {'pm' if noon == 'midnight' else 'am'}"
 
 
 def _decimal_amount(match: re.Match[str]) -> str:

@@ -146,6 +146,25 @@ def test_asked_to_repeat_in_other_words(engine: IntentEngine, text: str) -> None
     assert found is not None and found.name == "Repeat"
 
 
+@pytest.mark.parametrize(("text", "slots"), [
+    # Times of day as people say them, the day and the part of the day in either order.
+    ("Wake me up twenty past five tomorrow.", {"hour": 5, "minute": 20, "day": "tomorrow"}),
+    ("Set an alarm for five to six in the evening.", {"hour": 5, "minute": 55, "ampm": "pm"}),
+    ("Set an alarm for half nine on Sunday.", {"hour": 9, "minute": 30, "day": "sunday"}),
+    ("Set an alarm for tonight at eleven fifteen.", {"hour": 11, "minute": 15, "ampm": "pm"}),
+    ("Wake me at quarter to seven in the morning on Thursday.",
+     {"hour": 6, "minute": 45, "ampm": "am", "day": "thursday"}),
+    ("Set an alarm for eight o'clock tomorrow evening.",
+     {"hour": 8, "day": "tomorrow", "ampm": "pm"}),
+    ("Set an alarm for ten to midnight.", {"hour": 11, "minute": 50, "ampm": "pm"}),
+])
+def test_times_of_day_as_people_say_them(
+    engine: IntentEngine, text: str, slots: dict[str, object]
+) -> None:
+    found = engine.recognize(text)
+    assert found is not None and (found.name, found.slots) == ("AlarmSet", slots)
+
+
 @pytest.mark.parametrize("text", [
     "What's left on the shopping list?", "How long have we got left?",
     "Add 10 minutes to the meeting.", "Give the dog another 5 minutes.",

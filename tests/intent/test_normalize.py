@@ -32,6 +32,13 @@ from appliance.intent.slots import derive_slots
     ("Set an alarm at 21:00.", "set an alarm at 21"),
     ("Alarm at 18:30.", "alarm at 18 30"),
     ("Set an alarm for a quarter to eight.", "set an alarm for 7 45"),
+    # Times as people say them: "N past/to M" after any word, British "half 7", round midnight.
+    ("Wake me up ten past six.", "wake me up 6 10"),
+    ("Alarm twenty-five to seven.", "alarm 6 35"),
+    ("Set an alarm for half eight.", "set an alarm for 8 30"),
+    ("Set an alarm for ten to midnight.", "set an alarm for 11 50 pm"),
+    ("Set an alarm for a quarter to noon.", "set an alarm for 11 45 am"),
+    ("Give me five to ten minutes.", "give me 5 to 10 minutes"),  # a range, not a time
     # Amounts.
     ("Set a timer for 2.25 hours.", "set a timer for 2 hours 15 minutes"),
     ("Set a timer for 1.5 minutes.", "set a timer for 1 minutes 30 seconds"),
