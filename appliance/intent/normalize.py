@@ -51,6 +51,10 @@ _ABBREVIATIONS = (
                                                           r"\1 hours"),
 )
 _SPACES = re.compile(r"\s+")
+# "Monday's alarm", "tomorrow morning's alarm": the day, as templates name it ("today's date"
+# is a template's own words).
+_DAY_POSSESSIVE = re.compile(r"\b(tomorrow|monday|tuesday|wednesday|thursday"
+                             r"|friday|saturday|sunday|morning|afternoon|evening|night)'s\b")
 # Whisper hears the article after "set"/"start" as "in", "and", "it" or "at" ("set in alarm").
 _ASR_ARTICLE = re.compile(r"^(set|start) (?:in|and|it|at)( .*\b(?:timer|alarm)s?\b)")
 _WAKE_PREFIXES = ("hey", "hi", "ok", "okay")
@@ -65,7 +69,7 @@ def normalize(text: str, wake_phrases: tuple[str, ...] = (), *, lenient: bool = 
     text = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
     for pattern, repl in _ABBREVIATIONS:
         text = pattern.sub(repl, text)
-    text = _PUNCT.sub(" ", text)
+    text = _DAY_POSSESSIVE.sub(r"\1", _PUNCT.sub(" ", text))
     text = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", text)  # a full stop, not a decimal point
     text = re.sub(r"(?<=[a-z])-(?=[a-z0-9])|(?<=\d)-(?=[a-z])", " ", text)
     words = [w.strip("-'") for w in text.split()]

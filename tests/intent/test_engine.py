@@ -165,6 +165,22 @@ def test_times_of_day_as_people_say_them(
     assert found is not None and (found.name, found.slots) == ("AlarmSet", slots)
 
 
+@pytest.mark.parametrize(("text", "slots"), [
+    # An alarm named by when it rings.
+    ("Skip Wednesday's alarm.", {"day": "wednesday"}),
+    ("Switch off the alarm I set for half six.", {"hour": 6, "minute": 30}),
+    ("We won't need the alarm on Thursday after all.", {"day": "thursday"}),
+    ("Get rid of my Sunday eight o'clock alarm.", {"day": "sunday", "hour": 8}),
+    ("No alarm on Tuesday.", {"day": "tuesday"}),
+    ("Disable tomorrow evening's alarm.", {"day": "tomorrow", "ampm": "pm"}),
+])
+def test_alarms_cancelled_by_when_they_ring(
+    engine: IntentEngine, text: str, slots: dict[str, object]
+) -> None:
+    found = engine.recognize(text)
+    assert found is not None and (found.name, found.slots) == ("AlarmCancel", slots)
+
+
 @pytest.mark.parametrize("text", [
     "What's left on the shopping list?", "How long have we got left?",
     "Add 10 minutes to the meeting.", "Give the dog another 5 minutes.",
@@ -173,6 +189,8 @@ def test_times_of_day_as_people_say_them(
     "Remind me what time the dentist is.", "Do you know what the weather is?",
     "Any idea what the score is?", "What kind of music can you play?",
     "What was that noise?", "What were you doing?", "One more time and you're grounded.",
+    "Cancel Monday's meeting.", "Skip tomorrow's class.", "I won't need a car on Friday.",
+    "No school tomorrow.",
     "Put it down.", "Turn the TV down.", "Bring it up at the meeting.", "Turn yourself off.",
 ])
 def test_out_of_domain_near_the_new_sentences_gets_nothing(

@@ -39,6 +39,8 @@ from appliance.intent.slots import derive_slots
     ("Set an alarm for ten to midnight.", "set an alarm for 11 50 pm"),
     ("Set an alarm for a quarter to noon.", "set an alarm for 11 45 am"),
     ("Give me five to ten minutes.", "give me 5 to 10 minutes"),  # a range, not a time
+    ("Turn off Saturday morning's alarm.", "turn off saturday morning alarm"),
+    ("What's today's date?", "what's today's date"),
     # Amounts.
     ("Set a timer for 2.25 hours.", "set a timer for 2 hours 15 minutes"),
     ("Set a timer for 1.5 minutes.", "set a timer for 1 minutes 30 seconds"),
