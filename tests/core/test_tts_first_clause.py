@@ -10,6 +10,7 @@ from appliance.tts import spoken_pieces
 @pytest.mark.parametrize(("text", "expected"), [
     ("Today is Tuesday, the first of December, 2026.",
      ["Today is Tuesday,", "the first of December, 2026."]),
+    ("Today is Tuesday, December 1st, 2026.", ["Today is Tuesday,", "December 1st, 2026."]),
     ("I can tell the time and the date, set timers and alarms, and change the volume.",
      ["I can tell the time and the date,", "set timers and alarms, and change the volume."]),
     ("You have three alarms: seven AM, eight thirty AM and nine AM. Anything else?",
@@ -29,6 +30,7 @@ def test_a_long_first_sentence_starts_with_its_first_clause(text: str,
     "Which timer? The pasta timer, the tea timer or the egg timer?",
     "Set a timer for ten minutes and then tell me when the pasta water boils.",  # no clause
     "Hello.",
+    "Sorry, I didn't understand.",
 ])
 def test_a_short_first_sentence_or_one_without_a_clause_is_not_cut(text: str) -> None:
     assert spoken_pieces(text) == [text]
