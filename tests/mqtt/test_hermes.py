@@ -102,6 +102,9 @@ async def test_a_hermes_skill_answers_an_intent_no_local_skill_handled(broker: M
             (handler,) = controller.handlers
             assert isinstance(handler, HermesSlot)
             controller.events.publish(ListeningStarted("wake", "s1"))
+            # The turn listens (seconds, in a real one) before its intent is recognised. Since
+            # Python 3.12 asyncio.wait_for runs the handler at once, before queued events.
+            await skill.wait_for("hermes/dialogueManager/sessionStarted")
             controller.events.publish(_intent_event(WEATHER, "s1"))
             reply = await asyncio.wait_for(handler.handle(WEATHER, "s1"), TIMEOUT_S)
             # Anything still queued for the intent topic comes before this hotword message.
