@@ -9,6 +9,7 @@ and a refractory period, on audio-stream time (no clock).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import subprocess
@@ -296,17 +297,42 @@ class PyOpenWakeWordEngine:
             model.reset()
 
 
+def python_version() -> tuple[int, int]:
+    return sys.version_info.major, sys.version_info.minor
+
+
+def installed(*modules: str) -> bool:
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
+def engine_unavailable(engine: str) -> ModelError | None:
+    """Why ``engine`` cannot run with this Python (None: it can). ``openwakeword`` runs its models
+    on tflite-runtime 2.14, which has wheels for Python 3.11 only."""
+    if engine != "openwakeword":
+        return None
+    version = python_version()
+    if version >= (3, 12):
+        return ModelError(
+            f"wake.engine = 'openwakeword' needs Python 3.11, not {version[0]}.{version[1]}: "
+            "its TFLite runtime (tflite-runtime 2.14) has no wheel for Python 3.12 or later",
+            fix="set wake.engine = 'onnx' (the default) or 'pyopen-wakeword': the same models",
+        )
+    if not installed("openwakeword", "tflite_runtime"):
+        return ModelError(
+            "wake.engine = 'openwakeword' but the openwakeword library is not installed",
+            fix="pip install 'appliance[openwakeword]', or set wake.engine = 'pyopen-wakeword'",
+        )
+    return None
+
+
 class OpenWakeWordEngine:
     """The reference openWakeWord library (``pip install appliance[openwakeword]``)."""
 
     def __init__(self, models: Sequence[WakeModelSettings]) -> None:
-        try:
-            from openwakeword.model import Model
-        except ImportError as err:
-            raise ModelError(
-                "wake.engine = 'openwakeword' but the openwakeword library is not installed",
-                fix="pip install 'appliance[openwakeword]', or set wake.engine = 'pyopen-wakeword'",
-            ) from err
+        if (problem := engine_unavailable("openwakeword")) is not None:
+            raise problem
+        from openwakeword.model import Model
+
         root = package_dir("wyoming_openwakeword", "wyoming-openwakeword==1.8.2", "wake.engine")
         mdir = root / "models"
         paths = []

@@ -9,7 +9,13 @@ from typing import Any
 
 from appliance.errors import ApplianceError
 from appliance.settings import SYSTEM_CONFIG, load_settings, user_config_path
-from appliance.system.configfile import MAX_PROBLEMS, check_file, effective_toml, set_value
+from appliance.system.configfile import (
+    MAX_PROBLEMS,
+    Problem,
+    check_file,
+    effective_toml,
+    set_value,
+)
 from appliance.system.tomllines import key_lines, locate
 
 
@@ -50,13 +56,13 @@ def show_main(args: argparse.Namespace) -> int:
 def check_main(args: argparse.Namespace) -> int:
     path = args.file or user_config_path(args.config)
     if path is None:
-        if _sentence_problem(None):
+        if _sentence_problem(None) or _engine_problem(None):
             return 1
         sys.stdout.write(f"no {SYSTEM_CONFIG}: the defaults are used (valid)\n")
         return 0
     problems = check_file(path)
     if not problems:
-        if _sentence_problem(path):
+        if _sentence_problem(path) or _engine_problem(path):
             return 1
         sys.stdout.write(f"{path}: valid\n")
         return 0
@@ -81,6 +87,22 @@ def _sentence_problem(path: Path | None) -> bool:
         sys.stdout.write(f"1 problem in the sentences{f' of {path}' if path else ''}\n")
         return True
     return False
+
+
+def _engine_problem(path: Path | None) -> bool:
+    """A wake engine this Python cannot run (openwakeword on Python 3.13) is a problem too."""
+    from appliance.wake import engine_unavailable
+
+    err = engine_unavailable(load_settings(path).wake.engine)
+    if err is None:
+        return False
+    if path is None:
+        sys.stdout.write(f"{err.message}\n    fix: {err.fix}\n1 problem in the defaults\n")
+        return True
+    line = locate(key_lines(path.read_text(encoding="utf-8")), "wake.engine")
+    sys.stdout.write(Problem("wake.engine", line, err.message, err.fix).describe(path) + "\n")
+    sys.stdout.write(f"1 problem in {path}\n")
+    return True
 
 
 def _in_config(path: Path | None, message: str) -> str:

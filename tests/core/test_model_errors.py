@@ -44,6 +44,15 @@ def assert_one_error(result: subprocess.CompletedProcess[str], start: str, says:
     assert lines[1].startswith("  fix: ") and len(lines[1]) > 20, lines[1]
 
 
+def refused_here(engine: str, result: subprocess.CompletedProcess[str]) -> bool:
+    """True when this Python cannot run ``engine`` and said so in one line: openwakeword's TFLite
+    runtime (tflite-runtime 2.14) exists for Python 3.11 only."""
+    if engine != "openwakeword" or sys.version_info < (3, 12):
+        return False
+    assert_one_error(result, "wake.engine = 'openwakeword' needs Python 3.11", "tflite-runtime")
+    return True
+
+
 def garbage(path: Path, size: int = 50_000) -> Path:
     path.write_bytes(np.random.default_rng(16).integers(0, 256, size, np.uint8).tobytes())
     return path
@@ -161,7 +170,8 @@ def test_a_file_that_is_not_a_wake_word_model_is_one_error_line(case: str, silen
     config.write_text(f'[intent]\nsentences_dirs = []\n[wake]\nengine = "{engine}"\n'
                       f'[[wake.models]]\nmodel = "{model}"\nthreshold = 0.5\n')
     result = appliance("listen", "--config", str(config), str(silence))
-    assert_one_error(result, f"wake.models[0].model: {model}", says)
+    if not refused_here(engine, result):
+        assert_one_error(result, f"wake.models[0].model: {model}", says)
 
 
 @pytest.mark.parametrize("engine", ["pyopen-wakeword", "openwakeword"])
@@ -175,8 +185,9 @@ def test_a_wake_word_model_of_ones_own_still_loads(engine: str, silence: Path,
     config.write_text(f'[intent]\nsentences_dirs = []\n[wake]\nengine = "{engine}"\n'
                       f'[[wake.models]]\nmodel = "{model}"\nthreshold = 0.5\n')
     result = appliance("listen", "--config", str(config), str(silence))
-    assert result.returncode == 0, result.stderr
-    assert "error" not in result.stderr
+    if not refused_here(engine, result):
+        assert result.returncode == 0, result.stderr
+        assert "error" not in result.stderr
 
 
 def test_a_broken_vad_model_is_a_model_error(tmp_path: Path,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance import wake
 from appliance.cli import main
 from appliance.settings import load_settings
 from appliance.system.configfile import MASK, check_file, set_value
@@ -183,3 +184,34 @@ def test_key_lines_skip_multiline_values() -> None:
     assert locate(lines, "t.u.missing") == 10
     assert locate(lines, "c[1]") == 5
     assert locate(lines, "nowhere.x") is None
+
+
+OPENWAKEWORD = '# the reference library\n[wake]\nengine = "openwakeword"\n'
+
+
+def test_check_says_the_openwakeword_engine_needs_python_3_11(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wake, "python_version", lambda: (3, 13))
+    path = tmp_path / "config.toml"
+    path.write_text(OPENWAKEWORD)
+    assert main(["config", "check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert out.startswith(f"{path}:3: wake.engine = 'openwakeword' needs Python 3.11, not 3.13: ")
+    assert "fix: set wake.engine = 'onnx' (the default) or 'pyopen-wakeword'" in out
+    assert out.endswith(f"1 problem in {path}\n")
+    path.write_text('[wake]\nengine = "pyopen-wakeword"\n')
+    assert main(["config", "check", str(path)]) == 0
+
+
+def test_check_says_when_the_openwakeword_library_is_not_installed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(wake, "python_version", lambda: (3, 11))
+    monkeypatch.setattr(wake, "installed", lambda *modules: "tflite_runtime" not in modules)
+    path = tmp_path / "config.toml"
+    path.write_text(OPENWAKEWORD)
+    assert main(["config", "check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "wake.engine = 'openwakeword' but the openwakeword library is not installed" in out
+    assert "fix: pip install 'appliance[openwakeword]'" in out
