@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from appliance.audio.format import FRAME_SAMPLES, RATE_HZ, Int16Array
@@ -96,7 +98,7 @@ def test_the_noise_is_at_the_snr_asked_for(snr_db: float) -> None:
                                                                                   abs=1.0)
 
 
-def talking(x: np.ndarray) -> tuple[int, int]:  # type: ignore[type-arg]
+def talking(x: npt.NDArray[np.floating[Any]]) -> tuple[int, int]:
     loud = np.nonzero(np.abs(x) > 1.0)[0]
     return int(loud[0]), int(loud[-1]) + 1
 
