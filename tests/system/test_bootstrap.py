@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-SCRIPTS = ["scripts/bootstrap", "scripts/test", ".ci/run"]
+SCRIPTS = ["scripts/bootstrap", "scripts/test", ".ci/run", ".ci/trixie"]
 
 
 @pytest.mark.parametrize("python", ["/nonexistent/python3", "/bin/false"])
