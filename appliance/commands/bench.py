@@ -20,6 +20,9 @@ def add_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--say-chars", type=int, default=64 * 1024,
                    help="soak: the longest announcement, in characters (what MQTT accepts)")
     p.add_argument("--json", action="store_true", help="print JSON")
+    p.add_argument("--quick", action="store_true",
+                   help="core: a few seconds instead of a minute per wake figure, one round "
+                   "of commands")
     p.add_argument("--data", type=Path,
                    help="directory of the labelled sets (default: the sets shipped in "
                    "appliance/intent/bench_data)")
@@ -64,7 +67,7 @@ def main(args: argparse.Namespace) -> int:
     if args.what in ("core", "all"):
         from appliance.bench import run_bench
 
-        results["core"] = run_bench(settings)
+        results["core"] = run_bench(settings, quick=args.quick)
     if args.what in ("intents", "all"):
         from appliance.intent.bench import run_intents
 
