@@ -83,12 +83,6 @@ DECODE_TOKENS_PER_S = 8.0
 DECODE_TOKENS_MIN = 8
 
 
-# A decode that loops is done again with this many beams before the full window is tried:
-# beam search ends what greedy decoding repeats ("Stop. Stop. Stop. ..." -> "Stop. Stop.") on
-# the encoding already made, 0.04-0.1 s where the full window took 0.5-0.8 s and 76 MB more.
-LOOP_BEAMS = 5
-
-
 def decode_cap(audio_s: float) -> int:
     """The most tokens the decoder may write for ``audio_s`` of audio (prompt not counted)."""
     return math.ceil(DECODE_TOKENS_PER_S * audio_s) + DECODE_TOKENS_MIN
@@ -192,9 +186,8 @@ class Transcriber:
 
         A 2 s command in a 10 s window costs a fifth of the 30 s window's encoder, and the
         bundled models transcribe our commands as well (``appliance bench audio --stt-window``).
-        A decode that loops is done again on the same encoding with :data:`LOOP_BEAMS` beams
-        (which end it); returns the text (None when that loops too, so the caller falls back
-        to the full window) and the encoder's output over the audio.
+        Returns the text (None when the decoder loops, so the caller falls back to the full
+        window) and the encoder's output over the audio.
         """
         from faster_whisper.transcribe import get_ctranslate2_storage
 
@@ -203,40 +196,30 @@ class Transcriber:
         padded[: len(audio)] = audio
         frames = len(padded) // extractor.hop_length
         features = extractor(padded, padding=0)[:, :frames]
-        try:
-            encoded = self._model.model.encode(
-                get_ctranslate2_storage(np.ascontiguousarray(features[None])), to_cpu=False)
-        except (RuntimeError, ValueError) as err:
-            raise SttError(f"transcription failed: {err}", fix="run with --debug and report it"
-                           ) from err
-        cap = decode_cap(len(audio) / RATE_HZ)
-        decoded = self._decode(encoded, cap, self.settings.beam_size)
-        text = window_text(decoded)
-        if text is None and self.settings.beam_size < LOOP_BEAMS:
-            _LOGGER.debug("short window looped (%r): again with %d beams", decoded, LOOP_BEAMS)
-            decoded = self._decode(encoded, cap, LOOP_BEAMS)
-            text = window_text(decoded)
-        if text is None:
-            _LOGGER.debug("short window looped (%r): using the full window", decoded)
-            return None, None
-        whole = np.array(encoded)
-        used = math.ceil(len(audio) / extractor.hop_length / 2) + ENCODED_MARGIN
-        return text, whole[:, : min(whole.shape[1], used)].copy()
-
-    def _decode(self, encoded: Any, max_tokens: int, beam_size: int) -> str:
-        """The decoder's text for the encoded window (the prompt not counted in the cap)."""
         tokenizer = self._tokenizer()
         previous = (tokenizer.encode(" " + self.initial_prompt.strip())
                     if self.initial_prompt else [])
         prompt = self._model.get_prompt(tokenizer, previous, without_timestamps=True)
         try:
+            encoded = self._model.model.encode(
+                get_ctranslate2_storage(np.ascontiguousarray(features[None])), to_cpu=False)
             result = self._model.model.generate(
-                encoded, [prompt], beam_size=beam_size, max_length=len(prompt) + max_tokens,
-                suppress_blank=True, suppress_tokens=[-1])[0]
+                encoded, [prompt], beam_size=self.settings.beam_size,
+                max_length=len(prompt) + decode_cap(len(audio) / RATE_HZ), suppress_blank=True,
+                suppress_tokens=[-1],
+            )[0]
         except (RuntimeError, ValueError) as err:
             raise SttError(f"transcription failed: {err}", fix="run with --debug and report it"
                            ) from err
-        return str(tokenizer.decode(result.sequences_ids[0]))
+        whole = np.array(encoded)
+        used = math.ceil(len(audio) / extractor.hop_length / 2) + ENCODED_MARGIN
+        kept = whole[:, : min(whole.shape[1], used)].copy()
+        decoded = str(tokenizer.decode(result.sequences_ids[0]))
+        text = window_text(decoded)
+        if text is None:
+            _LOGGER.debug("short window looped (%r): using the full window", decoded)
+            return None, None
+        return text, kept
 
     def _transcribe_full(self, audio: npt.NDArray[np.float32]) -> str:
         try:
