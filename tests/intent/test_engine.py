@@ -33,6 +33,14 @@ def test_misheard_words_are_corrected_with_lower_confidence(
     assert 0.8 <= result.confidence < 1.0
 
 
+def assert_understood(engine: IntentEngine, text: str, intent: str,
+                      slots: dict[str, object]) -> None:
+    """Understood exactly (no fuzzy correction) as ``intent`` with exactly ``slots``."""
+    found = engine.recognize(text)
+    assert found is not None and (found.name, found.slots, found.confidence) == (intent, slots,
+                                                                                 1.0)
+
+
 @pytest.mark.parametrize("text", ["How late is it open?", "What time is it in Tokyo?"])
 def test_a_last_word_is_never_dropped_to_make_a_command(engine: IntentEngine, text: str) -> None:
     """Cut short of what was said, a sentence means something else."""
@@ -62,9 +70,7 @@ def test_a_last_word_is_never_dropped_to_make_a_command(engine: IntentEngine, te
 def test_numbers_and_times_in_the_forms_whisper_writes(
     engine: IntentEngine, text: str, intent: str, slots: dict[str, object]
 ) -> None:
-    found = engine.recognize(text)
-    assert found is not None and (found.name, found.slots, found.confidence) == (intent, slots,
-                                                                                 1.0)
+    assert_understood(engine, text, intent, slots)
 
 
 @pytest.mark.parametrize(("text", "intent", "slots"), [
@@ -87,9 +93,7 @@ def test_numbers_and_times_in_the_forms_whisper_writes(
 def test_paraphrases_people_say(
     engine: IntentEngine, text: str, intent: str, slots: dict[str, object]
 ) -> None:
-    found = engine.recognize(text)
-    assert found is not None and (found.name, found.slots, found.confidence) == (intent, slots,
-                                                                                 1.0)
+    assert_understood(engine, text, intent, slots)
 
 
 @pytest.mark.parametrize(("text", "intent", "slots"), [
