@@ -72,6 +72,23 @@ def window_text(decoded: str) -> str | None:
     return None if looks_looped(text) else drop_repeats(text)
 
 
+def repeated_sentence(decoded: str) -> str | None:
+    """The one sentence a looped decode says again and again ("Stop. Stop. Stop. St": the cap
+    may cut the last copy in a word), or None when its loop is anything else (". . . .", two
+    sentences in turn, a word within one)."""
+    first, *rest = _SENTENCE_END.split(drop_repeats(decoded.strip()))
+    if len(rest) == 1 and first.lower().startswith(rest[0].lower()):
+        rest = []
+    return first if not rest and _words(first) and not looks_looped(first) else None
+
+
+# A loop of one sentence is that sentence if a decode with this many beams on the same encoding
+# says it too (beam search ends what greedy decoding repeats): 0.04-0.1 s, where the full window
+# took 0.5-1.2 s and 76 MB more ("Stop.", "Turn the volume down." in the bench). Any other loop,
+# or beams that disagree, and the full window decides (the chime's ". . . ." is nothing there).
+LOOP_BEAMS = 5
+
+
 # The most tokens a shortened window decodes: DECODE_TOKENS_PER_S per second of the audio
 # transcribed, plus DECODE_TOKENS_MIN. Our commands need at most 5.7 tokens a second of that
 # audio, 8 for a 1.5 s command (the audio benchmark's 86 commands and the bench's, said by
@@ -186,8 +203,9 @@ class Transcriber:
 
         A 2 s command in a 10 s window costs a fifth of the 30 s window's encoder, and the
         bundled models transcribe our commands as well (``appliance bench audio --stt-window``).
-        Returns the text (None when the decoder loops, so the caller falls back to the full
-        window) and the encoder's output over the audio.
+        Returns the text (None when the decoder loops and :meth:`_confirmed_loop` does not
+        confirm it, so the caller falls back to the full window) and the encoder's output over
+        the audio.
         """
         from faster_whisper.transcribe import get_ctranslate2_storage
 
@@ -196,30 +214,47 @@ class Transcriber:
         padded[: len(audio)] = audio
         frames = len(padded) // extractor.hop_length
         features = extractor(padded, padding=0)[:, :frames]
+        try:
+            encoded = self._model.model.encode(
+                get_ctranslate2_storage(np.ascontiguousarray(features[None])), to_cpu=False)
+        except (RuntimeError, ValueError) as err:
+            raise SttError(f"transcription failed: {err}", fix="run with --debug and report it"
+                           ) from err
+        cap = decode_cap(len(audio) / RATE_HZ)
+        decoded = self._decode(encoded, cap, self.settings.beam_size)
+        text = window_text(decoded)
+        if text is None:
+            text = self._confirmed_loop(encoded, cap, decoded)
+        if text is None:
+            _LOGGER.debug("short window looped (%r): using the full window", decoded)
+            return None, None
+        whole = np.array(encoded)
+        used = math.ceil(len(audio) / extractor.hop_length / 2) + ENCODED_MARGIN
+        return text, whole[:, : min(whole.shape[1], used)].copy()
+
+    def _confirmed_loop(self, encoded: Any, cap: int, decoded: str) -> str | None:
+        """The sentence a looped decode repeats, if :data:`LOOP_BEAMS` beams say it too."""
+        sentence = repeated_sentence(decoded)
+        if sentence is None or self.settings.beam_size >= LOOP_BEAMS:
+            return None
+        again = window_text(self._decode(encoded, cap, LOOP_BEAMS))
+        _LOGGER.debug("short window looped (%r); with %d beams: %r", decoded, LOOP_BEAMS, again)
+        return sentence if again is not None and _words(again) == _words(sentence) else None
+
+    def _decode(self, encoded: Any, max_tokens: int, beam_size: int) -> str:
+        """The decoder's text for the encoded window (the prompt not counted in the cap)."""
         tokenizer = self._tokenizer()
         previous = (tokenizer.encode(" " + self.initial_prompt.strip())
                     if self.initial_prompt else [])
         prompt = self._model.get_prompt(tokenizer, previous, without_timestamps=True)
         try:
-            encoded = self._model.model.encode(
-                get_ctranslate2_storage(np.ascontiguousarray(features[None])), to_cpu=False)
             result = self._model.model.generate(
-                encoded, [prompt], beam_size=self.settings.beam_size,
-                max_length=len(prompt) + decode_cap(len(audio) / RATE_HZ), suppress_blank=True,
-                suppress_tokens=[-1],
-            )[0]
+                encoded, [prompt], beam_size=beam_size, max_length=len(prompt) + max_tokens,
+                suppress_blank=True, suppress_tokens=[-1])[0]
         except (RuntimeError, ValueError) as err:
             raise SttError(f"transcription failed: {err}", fix="run with --debug and report it"
                            ) from err
-        whole = np.array(encoded)
-        used = math.ceil(len(audio) / extractor.hop_length / 2) + ENCODED_MARGIN
-        kept = whole[:, : min(whole.shape[1], used)].copy()
-        decoded = str(tokenizer.decode(result.sequences_ids[0]))
-        text = window_text(decoded)
-        if text is None:
-            _LOGGER.debug("short window looped (%r): using the full window", decoded)
-            return None, None
-        return text, kept
+        return str(tokenizer.decode(result.sequences_ids[0]))
 
     def _transcribe_full(self, audio: npt.NDArray[np.float32]) -> str:
         try:

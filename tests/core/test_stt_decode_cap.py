@@ -1,5 +1,7 @@
 """The shortened window's decoder: capped by the audio's length, and a loop caught on what the
-decoder wrote, before the repeat filter makes it look like one sentence."""
+decoder wrote, before the repeat filter makes it look like one sentence. A loop of one sentence
+that beam search on the same encoding confirms is that sentence; any other goes to the full
+window."""
 
 from __future__ import annotations
 
@@ -11,7 +13,14 @@ import pytest
 
 from appliance.audio.format import RATE_HZ, Int16Array
 from appliance.settings import load_settings
-from appliance.stt import Transcriber, decode_cap, window_text
+from appliance.stt import (
+    LOOP_BEAMS,
+    Transcriber,
+    Transcript,
+    decode_cap,
+    repeated_sentence,
+    window_text,
+)
 from tests.conftest import Voices
 
 # The most Whisper tokens a second of transcribed audio our commands needed (93 commands x 6
@@ -41,6 +50,20 @@ def test_a_decode_that_did_not_loop_keeps_one_copy(decoded: str, text: str) -> N
     assert window_text(decoded) == text
 
 
+@pytest.mark.parametrize(("decoded", "sentence"), [
+    (LOOPED, "Turn off the lights."),
+    (" Stop. Stop. Stop. Stop. Stop. Stop. Stop. Stop. Stop. Stop. St", "Stop."),
+    (" Repeat that. Repeat that. Repeat that. Repeat that. Repeat t", "Repeat that."),
+    (" . . . . . . . . . . . . . . . . . .", None),  # the chime, no prompt, 3 s
+    (" Stop. Go. Stop. Go. Stop", None),
+    (" Stop. Go. Stop. Go. Stop. Go. Stop. Go. Stop. Go.", None),  # two sentences in turn
+    (" the the the the the the the the the the the the", None),  # a loop within a sentence
+])
+def test_a_loop_may_stand_for_one_sentence_said_again_and_again(decoded: str,
+                                                                sentence: str | None) -> None:
+    assert repeated_sentence(decoded) == sentence
+
+
 def test_the_cap_grows_with_the_audio_and_stays_under_twice_the_densest_speech() -> None:
     caps = [decode_cap(s) for s in (0.5, 1.0, 1.5, 3.0, 6.0, 10.0)]
     assert caps == sorted(caps) and caps[0] < caps[-1]
@@ -54,12 +77,12 @@ class _Looped:
 
 
 class RecordingWhisper:
-    """The real CTranslate2 Whisper, recording what each ``generate`` was asked; with
-    ``loop_first``, the first decode's tokens come back nine times (a decoder that looped)."""
+    """The real CTranslate2 Whisper, recording what each ``generate`` was asked; the first
+    ``loops`` decodes come back with their tokens nine times (a decoder that looped)."""
 
-    def __init__(self, model: Any, *, loop_first: bool = False) -> None:
+    def __init__(self, model: Any, *, loops: int = 0) -> None:
         self.model = model
-        self.loop_first = loop_first
+        self.loops = loops
         self.calls: list[dict[str, Any]] = []
 
     def __getattr__(self, name: str) -> Any:
@@ -68,7 +91,7 @@ class RecordingWhisper:
     def generate(self, features: Any, prompts: list[list[int]], **options: Any) -> Any:
         results = self.model.generate(features, prompts, **options)
         self.calls.append({"prompt": len(prompts[0]), "results": results, **options})
-        if self.loop_first and len(self.calls) == 1:
+        if len(self.calls) <= self.loops:
             return [_Looped([results[0].sequences_ids[0] * 9])]
         return results
 
@@ -103,16 +126,31 @@ def test_a_short_commands_decode_is_bounded_by_its_length(stt: Transcriber,
     assert transcripts[1.5].text == "What time is it?"  # the cap does not cut a command
 
 
-@pytest.mark.models
-def test_a_looping_decode_is_heard_again_in_the_full_window(stt: Transcriber,
-                                                            voices: Voices) -> None:
-    command = _padded(voices.piper_pcm("Turn off the lights."), 2.0)
-    recorder = RecordingWhisper(stt._model.model, loop_first=True)
+def _transcribe(stt: Transcriber, samples: Int16Array, loops: int
+                ) -> tuple[Transcript, list[dict[str, Any]]]:
+    recorder = RecordingWhisper(stt._model.model, loops=loops)
     stt._model.model = recorder
     try:
-        transcript = stt.transcribe(command)
+        return stt.transcribe(samples), recorder.calls
     finally:
         stt._model.model = recorder.model
-    assert transcript.window_s is None  # the short window's nine copies were not trusted
-    assert len(recorder.calls) >= 2
+
+
+@pytest.mark.models
+def test_a_loop_that_beams_confirm_is_its_sentence_without_the_full_window(
+        stt: Transcriber, voices: Voices) -> None:
+    command = _padded(voices.piper_pcm("Turn off the lights."), 2.0)
+    transcript, calls = _transcribe(stt, command, loops=1)
+    assert [c["beam_size"] for c in calls] == [stt.settings.beam_size, LOOP_BEAMS]
+    assert calls[1]["max_length"] == calls[0]["max_length"]  # under the same cap
+    assert (transcript.text, transcript.window_s) == ("Turn off the lights.", 10.0)
+
+
+@pytest.mark.models
+def test_a_loop_the_beams_do_not_confirm_is_heard_in_the_full_window(stt: Transcriber,
+                                                                    voices: Voices) -> None:
+    command = _padded(voices.piper_pcm("Turn off the lights."), 2.0)
+    transcript, calls = _transcribe(stt, command, loops=2)  # the beams' decode loops too
+    assert len(calls) >= 3  # greedy, beams, then Whisper's own window
+    assert transcript.window_s is None
     assert "lights" in transcript.text.lower()
