@@ -126,6 +126,7 @@ class Transcriber:
         resolved = whisper_model(settings.model)
         self.info = resolved if isinstance(resolved, ModelInfo) else None
         self.initial_prompt: str | None = None
+        self._tokenizers: dict[str, Any] = {}
         try:
             from faster_whisper import WhisperModel
 
@@ -188,10 +189,16 @@ class Transcriber:
                 for r in results]
 
     def _tokenizer(self) -> Any:
+        """Whisper's tokenizer for the configured language, made once per language (every
+        decode and every scoring asks for it)."""
         from faster_whisper.tokenizer import Tokenizer
 
-        return Tokenizer(self._model.hf_tokenizer, self._multilingual, task="transcribe",
-                         language=self.settings.language or "en")
+        language = self.settings.language or "en"
+        if language not in self._tokenizers:
+            self._tokenizers[language] = Tokenizer(
+                self._model.hf_tokenizer, self._multilingual, task="transcribe",
+                language=language)
+        return self._tokenizers[language]
 
     @property
     def _multilingual(self) -> bool:
