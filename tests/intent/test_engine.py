@@ -33,6 +33,13 @@ def test_misheard_words_are_corrected_with_lower_confidence(
     assert 0.8 <= result.confidence < 1.0
 
 
+def assert_means(engine: IntentEngine, text: str, intent: str,
+                 slots: dict[str, object]) -> None:
+    """Understood (exactly or by fuzzy correction) as ``intent`` with exactly ``slots``."""
+    found = engine.recognize(text)
+    assert found is not None and (found.name, found.slots) == (intent, slots)
+
+
 def assert_understood(engine: IntentEngine, text: str, intent: str,
                       slots: dict[str, object]) -> None:
     """Understood exactly (no fuzzy correction) as ``intent`` with exactly ``slots``."""
@@ -107,8 +114,7 @@ def test_paraphrases_people_say(
 def test_hedged_and_softened_requests(
     engine: IntentEngine, text: str, intent: str, slots: dict[str, object]
 ) -> None:
-    found = engine.recognize(text)
-    assert found is not None and (found.name, found.slots) == (intent, slots)
+    assert_means(engine, text, intent, slots)
 
 
 @pytest.mark.parametrize(("text", "intent", "slots"), [
@@ -123,8 +129,7 @@ def test_hedged_and_softened_requests(
 def test_the_speaker_addressed_as_a_person(
     engine: IntentEngine, text: str, intent: str, slots: dict[str, object]
 ) -> None:
-    found = engine.recognize(text)
-    assert found is not None and (found.name, found.slots) == (intent, slots)
+    assert_means(engine, text, intent, slots)
 
 
 @pytest.mark.parametrize(("text", "intent"), [
