@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from appliance.audio.format import Int16Array
 from appliance.events import EventBus, State
 
 _LOGGER = logging.getLogger(__name__)
@@ -28,11 +29,21 @@ class Recognition:
 
 
 @dataclass(frozen=True)
+class Sound:
+    """Audio to play as it is (an answer or announcement Home Assistant synthesised)."""
+
+    samples: Int16Array  # mono
+    rate_hz: int
+
+
+@dataclass(frozen=True)
 class Reply:
-    """What to say back. ``follow_up``: listen again once, without the wake word."""
+    """What to say back. ``follow_up``: listen again once, without the wake word. ``sound``:
+    play that instead of synthesising ``text`` (which is then what it says, for the logs)."""
 
     text: str
     follow_up: bool = False
+    sound: Sound | None = None
 
 
 class IntentHandler(Protocol):

@@ -85,12 +85,15 @@ async def microphone(pipeline: Pipeline, make_source: Callable[[], AudioSource])
 
 
 async def services(settings: Settings, pipeline: Pipeline) -> None:
-    """What runs beside the voice loop: LEDs and buttons, MQTT. Restarted on reload."""
+    """What runs beside the voice loop: LEDs and buttons, MQTT, the ESPHome API (Home
+    Assistant's satellite). Restarted on reload."""
+    from appliance.esphome.service import run_esphome
     from appliance.mqtt.service import run_mqtt
 
     async with asyncio.TaskGroup() as tg:
         tg.create_task(run_hardware(settings.hardware, pipeline, pipeline.clock), name="hardware")
         tg.create_task(run_mqtt(settings.mqtt, pipeline), name="mqtt")
+        tg.create_task(run_esphome(settings, pipeline), name="esphome")
 
 
 async def systemd_status(pipeline: Pipeline, notifier: Notifier) -> None:
@@ -211,7 +214,8 @@ class Daemon:
         if new.audio.input != old.audio.input and self._mic is not None:
             await _cancel(self._mic)
             self._start_mic()
-        if changed & {"hardware", "mqtt"} and self._services is not None and self._tg:
+        if changed & {"hardware", "mqtt", "esphome"} and self._services is not None \
+                and self._tg:
             await _cancel(self._services)
             self._services = self._tg.create_task(services(new, p), name="services")
 

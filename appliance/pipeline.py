@@ -38,6 +38,7 @@ from appliance.events import (
     VolumeChanged,
     WakeDetected,
 )
+from appliance.remote import RemoteAssist
 from appliance.settings import Settings
 from appliance.stages import Stages, Workers, vocabulary_prompt
 from appliance.supervisor import Supervisor
@@ -79,6 +80,8 @@ class Pipeline:
         self._last_turn: Turn | None = None
         self._t_s = 0.0
         self._workers = Workers()
+        # Set by the ESPHome service in Home Assistant mode: who answers the turns instead.
+        self.remote: RemoteAssist | None = None
         self._apply_prompt()
 
     # -- state --------------------------------------------------------------------------------
@@ -222,9 +225,13 @@ class Pipeline:
 
     async def say(self, text: str) -> None:
         """Speak ``text`` as an announcement; returns when played or cut short."""
+        await self.announce(Reply(text))
+
+    async def announce(self, reply: Reply) -> None:
+        """Play ``reply`` (its sound, or its text spoken) as an announcement; with
+        ``follow_up``, listen for an answer after it. Returns when played or cut short."""
         self._cancel_turn()
-        task = self._begin(Turn(self._context(), uuid.uuid4().hex, "announce",
-                                reply=Reply(text)))
+        task = self._begin(Turn(self._context(), uuid.uuid4().hex, "announce", reply=reply))
         try:
             await asyncio.shield(task)
         except asyncio.CancelledError:
@@ -292,7 +299,7 @@ class Pipeline:
                 if detection is not None:
                     self.events.publish(WakeDetected(detection.wake_word, detection.score))
                     self._set_state(State.WAKE, detection.wake_word)
-                    self._start_turn("wake", preroll=True)
+                    self._start_turn("wake", preroll=True, wake_word=detection.wake_word)
         await self.finish()
 
     async def finish(self) -> None:
@@ -307,9 +314,9 @@ class Pipeline:
     def _context(self) -> TurnContext:
         save = self._save_utterance if self.settings.debug.save_utterances > 0 else None
         return TurnContext(self.settings, self.stages, self.events, self._set_state,
-                           self.handlers.handle, self._workers.stt, save)
+                           self.handlers.handle, self._workers.stt, save, self.remote)
 
-    def _start_turn(self, source: str, *, preroll: bool) -> None:
+    def _start_turn(self, source: str, *, preroll: bool, wake_word: str = "") -> None:
         self._cancel_turn()
         if self.settings.listen.chime:
             # What the microphone hears under the chime is kept: a command said straight after
@@ -321,7 +328,7 @@ class Pipeline:
                                                on_error=_chime_failed)
         self.stages.vad.reset()
         turn = Turn(self._context(), uuid.uuid4().hex, source,
-                    preroll=list(self._ring) if preroll else ())
+                    preroll=list(self._ring) if preroll else (), wake_word=wake_word)
         self._begin(turn)
         self.events.publish(ListeningStarted(source, turn.session_id))
         self._set_state(State.LISTENING, source)

@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from appliance.errors import ConfigError
 from appliance.fields import rng
+from appliance.esphome.settings import EsphomeSettings
 from appliance.hardware.config import HardwareSettings
 from appliance.hardware.profiles import resolve
 from appliance.mqtt.settings import MqttSettings
@@ -140,6 +141,7 @@ class Settings:
     logging: LoggingSettings = rng()
     mqtt: MqttSettings = rng()
     debug: DebugSettings = rng()
+    esphome: EsphomeSettings = rng()
     hardware: HardwareSettings = rng()
     skills: SkillsSettings = rng()
 

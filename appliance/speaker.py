@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 from appliance.audio.format import Int16Array, chime, resample, scale
@@ -45,6 +45,13 @@ class Speaker:
         """Play a sound (a ring) at ``volume``, whatever the answers' volume."""
         async with self.sink.stream(self.rate_hz) as out:
             await out.write(scale(resample(samples, rate_hz, self.rate_hz), volume))
+
+    async def play_stream(self, chunks: AsyncIterator[Int16Array], rate_hz: int,
+                          volume: Callable[[], int]) -> None:
+        """Play media as it arrives, each chunk at ``volume()`` then (ducking follows it)."""
+        async with self.sink.stream(self.rate_hz) as out:
+            async for chunk in chunks:
+                await out.write(scale(resample(chunk, rate_hz, self.rate_hz), volume()))
 
     async def speak(self, text: str, on_first_audio: Callable[[], None] | None = None) -> None:
         """Synthesise and play ``text``, sentence by sentence."""

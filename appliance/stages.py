@@ -12,7 +12,7 @@ whatever a reload did not change.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence, Set
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence, Set
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
@@ -110,6 +110,10 @@ class Player(Protocol):
     async def play_chime(self) -> None: ...
 
     async def play(self, samples: Int16Array, rate_hz: int, volume: int) -> None: ...
+
+    async def play_stream(self, chunks: AsyncIterator[Int16Array], rate_hz: int,
+                          volume: Callable[[], int]) -> None:
+        """Media, played as the chunks come, each at the volume ``volume()`` says then."""
 
     def close(self) -> None: ...
 

@@ -20,7 +20,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from typing import Protocol, TypeVar
 
@@ -41,6 +41,7 @@ from appliance.events import (
     State,
     TranscriptReady,
 )
+from appliance.remote import NotAnswered, RemoteAssist, RemoteRun
 from appliance.settings import Settings
 from appliance.stages import Stages
 from appliance.stt import Transcript
@@ -81,13 +82,15 @@ class TurnContext:
     handle: Callable[[Recognition, str], Awaitable[Reply]]
     run_blocking: RunBlocking  # the transcriber's thread
     save_utterance: Callable[[Int16Array, str], None] | None = None
+    remote: RemoteAssist | None = None  # Home Assistant's pipeline, when it answers turns
 
 
 class Turn:
     """One interaction. ``reply`` given: an announcement (nothing to hear, just say it)."""
 
     def __init__(self, ctx: TurnContext, session_id: str, source: str, *,
-                 reply: Reply | None = None, preroll: Iterable[bytes] = ()) -> None:
+                 reply: Reply | None = None, preroll: Iterable[bytes] = (),
+                 wake_word: str = "") -> None:
         self.ctx = ctx
         self.session_id = session_id
         self.source = source
@@ -102,8 +105,14 @@ class Turn:
         self._early_speech_s = -1.0
         self._judging: asyncio.Future[bool] | None = None
         self._ended = False
+        self._remote: RemoteRun | None = None
         if self.listening:
             self._stage_started("listen")
+            if ctx.remote is not None:
+                self._remote = ctx.remote.begin(session_id, wake_word, self._remote_heard_end)
+            if self._remote is not None:
+                for frame in self.frames:
+                    self._remote.audio(frame)
 
     # -- listening (driven by the pipeline's frame loop) ------------------------------------
 
@@ -117,6 +126,8 @@ class Turn:
         if probability >= self.ctx.settings.listen.vad_threshold:
             self._last_speech_at = time.monotonic()
         self.frames.append(frame)
+        if self._remote is not None:
+            self._remote.audio(frame)
         outcome = self.endpointer.update(probability, FRAME_S)
         if outcome is Endpoint.PAUSE:
             self._transcribe_early()
@@ -126,8 +137,15 @@ class Turn:
     def _stop_listening(self, outcome: Endpoint) -> None:
         self.listening = False
         self.timing.end_of_speech = self._last_speech_at
+        if self._remote is not None:
+            self._remote.end_audio()
         self._stage_ended("listen", outcome.value)
         self._heard.set_result(outcome)
+
+    def _remote_heard_end(self) -> None:
+        """Home Assistant heard the end of the command before our endpointer did."""
+        if self.listening and self.endpointer.heard_speech:
+            self._stop_listening(Endpoint.REMOTE)
 
     def _transcribe_early(self) -> None:
         """The user paused: start transcribing now; kept only if they say nothing more.
@@ -136,8 +154,8 @@ class Turn:
         (``listen.answer_early``), the turn stops listening as soon as that is known, without
         waiting for the rest of ``end_silence_s``.
         """
-        if self._early is not None and not self._early.done():
-            return
+        if (self._early is not None and not self._early.done()) or self._remote is not None:
+            return  # (a turn Home Assistant answers is transcribed there)
         self._discard_early()
         self._early = asyncio.ensure_future(self._transcribe(self.audio()))
         self._early_speech_s = self.endpointer.speech_s
@@ -190,6 +208,8 @@ class Turn:
             self._discard_early()
             if self._judging is not None:
                 self._judging.cancel()
+            if self._remote is not None:
+                self._remote.cancel()  # (nothing once it has answered)
 
     def end(self, reason: str) -> None:
         """Publish the end of this turn's session, once (``cancelled`` by the pipeline)."""
@@ -198,18 +218,35 @@ class Turn:
             if self.listening:
                 self.listening = False
                 self._stage_ended("listen", reason)
+            if self._remote is not None and reason != "answered":
+                self._remote.cancel()
             self.ctx.events.publish(SessionEnded(self.session_id, reason))
 
     async def _think(self) -> Reply:
         self.ctx.set_state(State.THINKING, "end of speech")
         timeout_s = self.ctx.settings.pipeline.thinking_timeout_s
+        notice = ""
+        if self._remote is not None:  # (its wait is bounded by the run's own time limits)
+            answer = await self._remote.answer()
+            if not isinstance(answer, NotAnswered):
+                return self._answered_remotely(answer.transcript, Reply(
+                    answer.text, answer.follow_up, answer.sound))
+            _LOGGER.info("Home Assistant did not answer (%s): answering here", answer.reason)
+            notice = answer.notice
         try:
             async with asyncio.timeout(timeout_s):
                 text, recognition = await self._understand()
-                return await self._decide(text, recognition)
+                reply = await self._decide(text, recognition)
+                return replace(reply, text=f"{notice} {reply.text}") if notice else reply
         except TimeoutError:
             _LOGGER.warning("thinking took longer than %ss", timeout_s)
             return Reply(TOO_LONG)
+
+    def _answered_remotely(self, transcript: str, reply: Reply) -> Reply:
+        _LOGGER.info("heard (by Home Assistant): %r", transcript)
+        self.timing.transcribed = self.timing.recognized = time.monotonic()
+        self.ctx.events.publish(TranscriptReady(transcript, self.session_id))
+        return reply
 
     async def _understand(self) -> tuple[str, Recognition | None]:
         """The transcript and the intent found in it (if any)."""
@@ -283,8 +320,12 @@ class Turn:
         return reply
 
     async def _answer(self, reply: Reply) -> None:
-        if reply.text:  # Reply("") says nothing (e.g. "stop")
-            await self._speak(reply)
+        try:
+            if reply.text or reply.sound is not None:  # Reply("") says nothing (e.g. "stop")
+                await self._speak(reply)
+        finally:
+            if self._remote is not None:
+                self._remote.spoken()
         self.end("answered" if self._reply is None else "announce")
 
     async def _speak(self, reply: Reply) -> None:
@@ -295,7 +336,13 @@ class Turn:
         try:
             async with asyncio.timeout(self.ctx.settings.pipeline.speaking_timeout_s):
                 with stage_errors(TtsError, "speaking failed", TimeoutError):
-                    await self.ctx.stages.player.speak(reply.text, self._first_audio)
+                    player = self.ctx.stages.player
+                    if reply.sound is None:
+                        await player.speak(reply.text, self._first_audio)
+                    else:
+                        self._first_audio()
+                        await player.play(reply.sound.samples, reply.sound.rate_hz,
+                                          player.volume)
             cancelled = False
         except TimeoutError:
             _LOGGER.warning("answer cut at speaking_timeout_s")

@@ -74,6 +74,7 @@ class Endpoint(enum.Enum):
     PAUSE = "pause"  # speech, then EARLY_PAUSE_S of silence: worth transcribing early
     SPEECH_END = "speech-end"  # speech, then end_silence_s of silence
     COMPLETE = "complete"  # speech, a pause, and what was said is a whole command (the turn's)
+    REMOTE = "remote"  # Home Assistant heard the end of the command first (the turn's)
     MAX_LENGTH = "max-length"  # listened max_listen_s with speech in it
     NO_SPEECH = "no-speech"  # nothing said within no_speech_timeout_s
 

@@ -55,6 +55,10 @@ class QuietPlayer:
     async def play(self, samples: Int16Array, rate_hz: int, volume: int) -> None:
         await self.speaker.play(samples, rate_hz, volume)
 
+    async def play_stream(self, chunks: AsyncIterator[Int16Array], rate_hz: int,
+                          volume: Callable[[], int]) -> None:
+        await self.speaker.play_stream(chunks, rate_hz, volume)
+
     def close(self) -> None:
         self.speaker.close()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -173,6 +173,8 @@ class FakePlayer:
         self.chime_hold = asyncio.Event()  # cleared: a chime plays until cancelled
         self.chime_hold.set()
         self.sounds: list[int] = []
+        self.played: list[tuple[Int16Array, int]] = []
+        self.streamed: list[tuple[int, int]] = []  # (samples, volume) of each media chunk
         self.hold = asyncio.Event()
         self.hold.set()
         self.speak_error: Exception | None = None
@@ -204,6 +206,12 @@ class FakePlayer:
 
     async def play(self, samples: Int16Array, rate_hz: int, volume: int) -> None:
         self.sounds.append(volume)
+        self.played.append((samples, rate_hz))
+
+    async def play_stream(self, chunks: AsyncIterator[Int16Array], rate_hz: int,
+                          volume: Callable[[], int]) -> None:
+        async for chunk in chunks:
+            self.streamed.append((len(chunk), volume()))
 
     def close(self) -> None:
         self.closed = True
