@@ -28,6 +28,7 @@ from appliance.mqtt.settings import MqttSettings
 from appliance.skills.settings import SkillsSettings
 from appliance.system.debug import DebugSettings
 from appliance.system.tomllines import MAX_CHARS, loads_toml, too_long
+from appliance.system.updates import UpdateSettings
 
 SYSTEM_CONFIG = Path("/etc/appliance/config.toml")
 
@@ -144,6 +145,7 @@ class Settings:
     esphome: EsphomeSettings = rng()
     hardware: HardwareSettings = rng()
     skills: SkillsSettings = rng()
+    updates: UpdateSettings = rng()
 
     def __post_init__(self) -> None:
         resolve(self.hardware)  # the wiring: a pin used twice is a ConfigError naming the key

@@ -87,6 +87,7 @@ install_files() {
     local root="$1"
     cp -r --no-preserve=ownership "$IMAGE_DIR/overlay/." "$root/"
     chmod 755 "$root/usr/local/sbin/appliance-growroot" "$root/usr/lib/appliance-image/dtb-symbols" \
+        "$root/usr/lib/appliance-image/updates-allowed" \
         "$root/etc/kernel/postinst.d/z51-appliance-dtb" "$root/etc/initramfs/post-update.d/z51-appliance-dtb"
     install -m 644 "$SRC_DIR/systemd/appliance.service" "$root/usr/lib/systemd/system/"
     install -D -m 644 "$SRC_DIR/systemd/appliance.sysusers.conf" "$root/usr/lib/sysusers.d/appliance.conf"
@@ -102,7 +103,8 @@ configure_system() {
     local root="$1" disk_id="$2"
     systemctl --root="$root" --quiet enable appliance.service appliance-firstboot.service \
         appliance-hat.service appliance-growroot.service appliance-sshkeys.service \
-        systemd-networkd.service systemd-resolved.service systemd-timesyncd.service ssh.service
+        systemd-networkd.service systemd-resolved.service systemd-timesyncd.service ssh.service \
+        apt-daily.timer apt-daily-upgrade.timer
     # Wi-Fi starts when wlan0 appears, once the first-boot file wrote its configuration (see
     # wpa_supplicant@.service.d/appliance.conf); in place already, so that needs no daemon-reload.
     mkdir -p "$root/etc/systemd/system/sys-subsystem-net-devices-wlan0.device.wants"

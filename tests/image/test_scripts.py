@@ -12,6 +12,7 @@ SCRIPTS = [
     "image/lib/wheels.sh", "image/lib/customize.sh", "image/lib/disk.sh",
     "image/hooks/essential-defer-initramfs", "image/hooks/customize-initramfs",
     "image/overlay/usr/local/sbin/appliance-growroot",
+    "image/overlay/usr/lib/appliance-image/updates-allowed",
     "image/overlay/etc/kernel/postinst.d/z51-appliance-dtb",
     "image/overlay/etc/initramfs/post-update.d/z51-appliance-dtb",
 ]
