@@ -66,7 +66,13 @@ def needs_settings(check: Callable[[DoctorContext, Settings], Awaitable[list[Che
 
 def all_checks() -> dict[str, Check]:
     """Every check by name, in screen order."""
-    from appliance.system import doctor_audio, doctor_host, doctor_models, doctor_services
+    from appliance.system import (
+        doctor_audio,
+        doctor_host,
+        doctor_models,
+        doctor_services,
+        doctor_updates,
+    )
 
     return {
         "config": check_config,
@@ -80,6 +86,7 @@ def all_checks() -> dict[str, Check]:
         "disk": doctor_host.check_disk,
         "temperature": doctor_host.check_temperature,
         "throttling": doctor_host.check_throttling,
+        "updates": needs_settings(doctor_updates.check_updates, "updates"),
     }
 
 

@@ -2,7 +2,8 @@
 
 A check is an async function of a :class:`DoctorContext` returning one or more
 :class:`CheckResult`. The check modules (``doctor_audio``, ``doctor_host``, ``doctor_models``,
-``doctor_services``) and :mod:`appliance.system.doctor`, which runs them, all import this module.
+``doctor_services``, ``doctor_updates``) and :mod:`appliance.system.doctor`, which runs them, all
+import this module.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from appliance.clock import Clock, SystemClock
 from appliance.settings import Settings
+from appliance.system.updates import UPDATE_LOG, UPDATE_PROGRAM
 
 
 class Status(StrEnum):
@@ -43,6 +46,9 @@ class DoctorContext:
     thermal_dir: Path = Path("/sys/class/thermal")
     throttled_file: Path = Path("/sys/devices/platform/soc/soc:firmware/get_throttled")
     meminfo_file: Path = Path("/proc/meminfo")
+    update_log: Path = UPDATE_LOG
+    update_program: Path = UPDATE_PROGRAM
+    clock: Clock = field(default_factory=SystemClock)  # "now", for the age of the last update
     service: str = "appliance"
     # Models loaded by one check and reused by the next (the wake test needs the voice).
     loaded: dict[str, Any] = field(default_factory=dict)
