@@ -61,6 +61,21 @@ build_wheelhouse() {
     fi
     echo "$key" > "$out/key"
     cp -l "$house"/*.whl "$out/" 2>/dev/null || cp "$house"/*.whl "$out/"
-    mkdir -p "$out/self"
-    host_pip wheel --quiet --no-deps --wheel-dir "$out/self" "$src"
+    build_self_wheel "$src" "$out/self"
+}
+
+# build_self_wheel SRC OUT: the appliance's own wheel, from hashed inputs only: its build backend
+# (hatchling and what it needs) comes from requirements/build.txt with --require-hashes, once per
+# lock into the cache, and pip builds without isolation, so it fetches no unpinned backend.
+build_self_wheel() {
+    local src="$1" out="$2" lock="$1/requirements/build.txt" env
+    [ -f "$lock" ] || die "$lock is missing: the appliance's wheel is built only with the hashed build requirements (make them with uv pip compile, as the file's header says)"
+    env="$CACHE_DIR/build-env-$(cache_key "$lock")"
+    if [ ! -f "$env/.complete" ]; then
+        rm -rf "$env"
+        host_pip install --quiet --require-hashes --no-deps --only-binary=:all: --target "$env" -r "$lock"
+        touch "$env/.complete"
+    fi
+    mkdir -p "$out"
+    PYTHONPATH="$env" host_pip wheel --quiet --no-deps --no-build-isolation --wheel-dir "$out" "$src"
 }
