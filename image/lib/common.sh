@@ -25,7 +25,7 @@ print_step_times() {
 need_tools() {
     local tool missing=()
     for tool in "$@"; do command -v "$tool" >/dev/null 2>&1 || missing+=("$tool"); done
-    [ "${#missing[@]}" -eq 0 ] || die "missing tools: ${missing[*]} (see image/README: apt-get install ...)"
+    [ "${#missing[@]}" -eq 0 ] || die "missing tools: ${missing[*]} (the apt-get install line is in README.md, 'Build it')"
 }
 
 # The first Debian mirror in the host's apt sources that serves SUITE (one-line or deb822 format).
