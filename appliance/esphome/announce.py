@@ -104,9 +104,11 @@ async def announced(info: Announcement, bind_address: str) -> AsyncIterator[bool
 
 
 async def announce(info: Announcement, bind_address: str) -> None:
-    """Announce until cancelled (``ApiServer.run`` runs it as a task)."""
-    async with announced(info, bind_address):
-        await asyncio.Event().wait()
+    """Announce until cancelled (``ApiServer.run`` runs it as a task); returns at once when
+    it could not (one warning said so)."""
+    async with announced(info, bind_address) as done:
+        if done:
+            await asyncio.Event().wait()
 
 
 async def _register(info: Announcement, bind_address: str) -> AsyncZeroconf | None:

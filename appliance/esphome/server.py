@@ -81,6 +81,9 @@ class Keepalive:
     def hello(self, now: float) -> None:
         self.set_up, self.last_traffic, self.ping_sent = True, now, False
 
+    def pinged(self) -> None:
+        self.ping_sent = True
+
     def traffic(self, now: float) -> None:
         """A message came (before the hello it does not count, as in ESPHome)."""
         if self.set_up:
@@ -203,7 +206,7 @@ class Connection:
         while self.is_open:
             due, wake_at = self._keepalive.due(loop.time())
             if due is Due.PING:
-                self._keepalive.ping_sent = True
+                self._keepalive.pinged()
                 self.send(pb.PingRequest())
             elif due is not Due.NOTHING:
                 log.info("esphome: %s: %s; disconnecting", self.peer, due.value)

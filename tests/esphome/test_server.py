@@ -28,7 +28,7 @@ from aioesphomeapi.core import (
 from aioesphomeapi.model import APIVersion
 
 from appliance.esphome.frames import varint
-from appliance.esphome.server import ApiServer, EsphomeServerError, Limits, pb
+from appliance.esphome.server import ApiServer, Due, EsphomeServerError, Keepalive, Limits, pb
 from tests.esphome.conftest import (
     KEY,
     MAC,
@@ -62,6 +62,24 @@ async def refused(port: int, **kwargs: Any) -> APIConnectionError:
     finally:
         await client.disconnect(force=True)
     pytest.fail("the client was not refused")
+
+
+def test_keepalive_decides_from_the_times_it_is_given() -> None:
+    keepalive = Keepalive(Limits(keepalive_s=60.0, handshake_timeout_s=30.0), opened_at=100.0)
+    assert keepalive.due(129.0) == (Due.NOTHING, 130.0)
+    keepalive.traffic(125.0)  # a ping before hello: no reprieve
+    assert keepalive.due(130.0) == (Due.NO_HELLO, 130.0)
+    keepalive.hello(110.0)
+    assert keepalive.due(169.0) == (Due.NOTHING, 170.0)
+    assert keepalive.due(170.0) == (Due.PING, 170.0)
+    keepalive.pinged()
+    assert keepalive.due(259.0) == (Due.NOTHING, 260.0)  # 2.5 x 60 s after the last word
+    keepalive.traffic(200.0)  # any message, not only the pong
+    assert keepalive.due(259.0) == (Due.NOTHING, 260.0)
+    assert keepalive.due(260.0) == (Due.PING, 260.0)
+    keepalive.pinged()
+    assert keepalive.due(349.0) == (Due.NOTHING, 350.0)
+    assert keepalive.due(350.0) == (Due.SILENT, 350.0)
 
 
 async def test_a_client_says_hello_gets_its_answers_and_disconnects() -> None:
