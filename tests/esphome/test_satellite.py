@@ -39,8 +39,17 @@ from appliance.esphome.voice import OUTAGE_NOTICE, HaVoice
 from appliance.events import State, TranscriptReady, UserEvent
 from appliance.pipeline import Pipeline
 from appliance.skills.ring import Ringing
-from tests.core.fakes import Fakes, fake_pipeline, fake_settings, silence, speech_frames, wake_frames
+from tests.core.fakes import (
+    Fakes,
+    fake_pipeline,
+    fake_settings,
+    silence,
+    speech_frames,
+    wake_frames,
+)
 from tests.scripted import ScriptedMic, next_state
+
+from .conftest import wait_until
 
 Ev = pb.VoiceAssistantEvent
 
@@ -87,7 +96,7 @@ def media_url() -> Iterator[str]:
     files = {"/answer.wav": wav_bytes(), "/long.wav": wav_bytes(3.0), "/chime.wav": wav_bytes(0.1)}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        def do_GET(self) -> None:  # (http.server's name)
             body = files.get(self.path)
             if body is None:
                 self.send_error(404)
@@ -179,7 +188,7 @@ async def ha_answers(ha: FakeHa, session: Any, url: str, *, text: str = "Turned 
     await session.handle(pb.VoiceAssistantResponse(port=0))
     await ha.wait_for("VoiceAssistantAudio", 12)  # ~1 s: the preroll, the wake word, speech
 
-    def event(kind: int, **data: str) -> Message:
+    def event(kind: int, **data: str) -> Any:
         return pb.VoiceAssistantEventResponse(event_type=kind, data=[
             pb.VoiceAssistantEventData(name=k, value=v) for k, v in data.items()])
 
@@ -217,7 +226,8 @@ async def test_the_entities_and_their_states_are_listed() -> None:
     player = ha.of("ListEntitiesMediaPlayerResponse")[0]
     assert [f.format for f in player.supported_formats] == ["wav", "wav"]
     await session.handle(pb.SubscribeStatesRequest())
-    states = {m.key: m for m in ha.sent if hasattr(m, "key") and "State" in type(m).__name__}
+    states: dict[int, Any] = {m.key: m for m in ha.sent
+                              if hasattr(m, "key") and "State" in type(m).__name__}
     assert states[MEDIA_PLAYER].volume == pytest.approx(pipeline.volume / 100)
     assert states[MUTE].state is False
     assert states[ANSWERED_BY].state == "Home Assistant"
@@ -499,9 +509,7 @@ async def test_media_plays_streamed_ducks_while_the_assistant_is_busy_and_stops(
             key=MEDIA_PLAYER, has_media_url=True, media_url=f"{media_url}/long.wav"))
         states = await ha.wait_for("MediaPlayerStateResponse", 2)
         assert states[-1].state == pb.MEDIA_PLAYER_STATE_PLAYING
-        async with asyncio.timeout(5):
-            while satellite.media.state != pb.MEDIA_PLAYER_STATE_IDLE:
-                await asyncio.sleep(0.01)
+        await wait_until(lambda: satellite.media.state == pb.MEDIA_PLAYER_STATE_IDLE)
         assert sum(n for n, _ in fakes.player.streamed) == pytest.approx(3 * 22050, rel=0.02)
         assert {v for _, v in fakes.player.streamed} == {pipeline.volume}
         pipeline.start_listening("button")
