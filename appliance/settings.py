@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from appliance.errors import ConfigError
-from appliance.fields import rng
 from appliance.esphome.settings import EsphomeSettings
+from appliance.fields import rng
 from appliance.hardware.config import HardwareSettings
 from appliance.hardware.profiles import resolve
 from appliance.mqtt.settings import MqttSettings
@@ -141,8 +141,8 @@ class Settings:
     pipeline: PipelineSettings = rng()
     logging: LoggingSettings = rng()
     mqtt: MqttSettings = rng()
-    debug: DebugSettings = rng()
     esphome: EsphomeSettings = rng()
+    debug: DebugSettings = rng()
     hardware: HardwareSettings = rng()
     skills: SkillsSettings = rng()
     updates: UpdateSettings = rng()
