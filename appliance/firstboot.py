@@ -85,6 +85,7 @@ class FirstBoot:
     user: UserSpec | None = None
     wifi: WifiSpec | None = None
     mqtt: MqttSpec | None = None
+    salvaged: bool = False  # not TOML: only the login was kept
 
 
 @dataclass(frozen=True)
@@ -350,9 +351,10 @@ def salvage(text: str) -> FirstBoot:
         except _Problems:
             continue
     if not keys:
-        return FirstBoot()
+        return FirstBoot(salvaged=True)
     name = _salvage_user_name(text)
-    return FirstBoot(user=UserSpec(name or FALLBACK_USER, tuple(dict.fromkeys(keys)), ""))
+    return FirstBoot(user=UserSpec(name or FALLBACK_USER, tuple(dict.fromkeys(keys)), ""),
+                     salvaged=True)
 
 
 def _salvage_user_name(text: str) -> str | None:

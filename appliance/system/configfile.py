@@ -39,7 +39,7 @@ from appliance.system.accounts import group_id
 from appliance.system.tomllines import TomlSyntaxError, key_lines, loads_toml, locate
 
 MASK = "********"
-_SECRET = re.compile(r"(^|_)(password|passphrase|secret|token|psk)($|_)")
+_SECRET = re.compile(r"(^|_)(password|passphrase|secret|token|psk|encryption_key)($|_)")
 _PREFIX = re.compile(r"^(config|[^:]*\.toml): ")
 NEW_FILE_HEADER = (
     "# Appliance settings: only the keys you change; `appliance config show` prints them all.\n"

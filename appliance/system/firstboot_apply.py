@@ -5,10 +5,13 @@ image's root in the tests."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import os
+import secrets
 import subprocess
+import tomllib
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -50,6 +53,8 @@ class FirstBootApplier:
         if cfg.wifi_country is not None:
             parts.append(("wifi", partial(self.wifi, cfg)))
         parts.append(("appliance settings", partial(self.settings, cfg)))
+        if not cfg.salvaged:
+            parts.append(("Home Assistant satellite", self.esphome))
         if cfg.hat is not None:
             parts.append(("hat", partial(self.hat, cfg.hat)))
         failed = []
@@ -172,6 +177,23 @@ class FirstBootApplier:
             edits.append(("hardware.profile", cfg.hat))
         for key, value in edits:
             set_config_value(self.path("etc/appliance/config.toml"), key, value)
+
+    def esphome(self) -> None:
+        """The image turns the ESPHome API (Home Assistant's Assist satellite) on, encrypted
+        with a key of its own, made here once: Home Assistant asks for it when the speaker is
+        added (``sudo grep encryption_key /etc/appliance/config.toml``). A key already there
+        (a later first-boot file) is kept, so Home Assistant keeps its connection."""
+        config = self.path("etc/appliance/config.toml")
+        try:
+            current = tomllib.loads(config.read_text()) if config.exists() else {}
+        except tomllib.TOMLDecodeError:
+            current = {}
+        section = current.get("esphome", {})
+        if isinstance(section, dict) and section.get("encryption_key"):
+            return
+        key = base64.b64encode(secrets.token_bytes(32)).decode()
+        set_config_value(config, "esphome.encryption_key", key)
+        set_config_value(config, "esphome.enabled", True)
 
     def _mqtt_ca(self, mqtt: fb.MqttSpec) -> str:
         """The broker's CA from the first-boot file, written where the daemon reads it (0644:

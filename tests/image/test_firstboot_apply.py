@@ -233,3 +233,25 @@ def test_wifi_keeps_the_images_own_device_link(
     assert run_apply(system_root, boot_dir) == 0  # an existing link is no error
     assert os.readlink(wants / "wpa_supplicant@wlan0.service") == (
         "/lib/systemd/system/wpa_supplicant@.service")
+
+
+def test_first_boot_turns_on_the_satellite_with_a_key_of_its_own_kept_after(
+    system_root: Path, boot_dir: Path, ssh_public_key: str
+) -> None:
+    config_file = system_root / "etc/appliance/config.toml"
+    write_file(boot_dir, good_file(ssh_public_key))
+    assert run_apply(system_root, boot_dir) == 0
+    settings = load_settings(config_file)
+    assert settings.esphome.enabled
+    key = settings.esphome.key
+    assert key is not None and len(key) == 32
+    write_file(boot_dir, good_file(ssh_public_key))  # a later file: the same key
+    assert run_apply(system_root, boot_dir) == 0
+    assert load_settings(config_file).esphome.key == key
+    other_root = system_root.parent / "other"
+    other_root.mkdir()
+    (other_root / "etc").mkdir()
+    (other_root / "etc/group").write_text((system_root / "etc/group").read_text())
+    from appliance.system.firstboot_apply import FirstBootApplier
+    FirstBootApplier(other_root, boot_dir).esphome()
+    assert load_settings(other_root / "etc/appliance/config.toml").esphome.key != key

@@ -114,7 +114,8 @@ def test_syntax_error_salvages_the_user_and_keys_only(ssh_public_key: str) -> No
     assert len(parsed.problems) == 1
     assert parsed.problems[0].startswith("not valid TOML")
     assert SECRET not in parsed.problems[0]
-    assert parsed.config == fb.FirstBoot(user=fb.UserSpec("anna", (ssh_public_key,), ""))
+    assert parsed.config == fb.FirstBoot(user=fb.UserSpec("anna", (ssh_public_key,), ""),
+                                         salvaged=True)
 
 
 def test_syntax_error_without_a_name_uses_the_fallback_user(ssh_public_key: str) -> None:
@@ -124,7 +125,7 @@ def test_syntax_error_without_a_name_uses_the_fallback_user(ssh_public_key: str)
 
 def test_syntax_error_without_keys_applies_nothing() -> None:
     parsed = fb.parse_text(f'[wifi\nssid = "x"\npassphrase = "{SECRET}"')
-    assert parsed.config == fb.FirstBoot()
+    assert parsed.config == fb.FirstBoot(salvaged=True)
     assert not parsed.valid
 
 

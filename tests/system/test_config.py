@@ -215,3 +215,15 @@ def test_check_says_when_the_openwakeword_library_is_not_installed(
     out = capsys.readouterr().out
     assert "wake.engine = 'openwakeword' but the openwakeword library is not installed" in out
     assert "fix: pip install 'appliance[openwakeword]'" in out
+
+
+def test_show_masks_the_home_assistant_encryption_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+    path = tmp_path / "config.toml"
+    path.write_text(f'[esphome]\nenabled = true\nencryption_key = "{key}"\n')
+    assert main(["config", "show", "--config", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert key not in out
+    assert tomllib.loads(out)["esphome"]["encryption_key"] == MASK
