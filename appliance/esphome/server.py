@@ -221,8 +221,15 @@ class Connection:
                     data = b""
                     log.debug("esphome: %s: %s", self.peer, err)
                 if not data or not await self._take(self._codec.feed(data)):
+                    await self._drain()
                     return self._end()
         return None
+
+    async def _drain(self) -> None:
+        """Let the session have what came before the end (for close_timeout_s at most)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._ctx.limits.close_timeout_s):
+                await self._queue.join()
 
     async def _take(self, decoded: Decoded) -> bool:
         if decoded.reply:
@@ -293,14 +300,16 @@ class Connection:
     async def _dispatch(self) -> None:
         while True:
             message = await self._queue.get()
-            if (session := self._session) is None:
-                continue
+            session = self._session
             try:
-                await session.handle(message)
+                if session is not None:
+                    await session.handle(message)
             except Exception:
                 log.exception("esphome: %s: handling %s failed; closing this connection",
                               self.peer, type(message).__name__)
                 return self._end()
+            finally:
+                self._queue.task_done()
 
     async def _finish(self) -> None:
         if self._session is not None:

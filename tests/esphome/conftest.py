@@ -42,13 +42,16 @@ class FakeSession:
 
     flood_messages = 200
 
-    def __init__(self, connection: Connection) -> None:
+    def __init__(self, connection: Connection, delay_s: float = 0.0) -> None:
         self.connection = connection
+        self.delay_s = delay_s
         self.got: list[Message] = []
         self.closed_calls = 0
 
     async def handle(self, message: Message) -> None:
         self.got.append(message)
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)  # a session slower than its client
         kind = type(message)
         if kind is pb.DeviceInfoRequest:
             self.connection.send(pb.DeviceInfoResponse(
@@ -73,18 +76,19 @@ class Sessions:
     """The session factory: every session it made, in order."""
 
     made: list[FakeSession] = field(default_factory=list)
+    delay_s: float = 0.0
 
     def __call__(self, connection: Connection) -> FakeSession:
-        session = FakeSession(connection)
+        session = FakeSession(connection, self.delay_s)
         self.made.append(session)
         return session
 
 
 @contextlib.asynccontextmanager
-async def serving(settings: EsphomeSettings, **kwargs: Any
+async def serving(settings: EsphomeSettings, sessions: Sessions | None = None, **kwargs: Any
                   ) -> AsyncIterator[tuple[ApiServer, Sessions]]:
     """The server running in a task; on leaving, cancelled and awaited."""
-    sessions = Sessions()
+    sessions = sessions or Sessions()
     kwargs.setdefault("limits", Limits())
     server = ApiServer(settings, sessions, server_info="appliance test", mac=MAC, **kwargs)
     task = asyncio.create_task(server.run(), name="test esphome server")

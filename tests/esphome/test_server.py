@@ -37,6 +37,7 @@ from tests.esphome.conftest import (
     TIMEOUT_S,
     FakeSession,
     RawClient,
+    Sessions,
     esphome_settings,
     serving,
     wait_until,
@@ -209,6 +210,24 @@ async def test_a_client_gone_mid_frame_closes_its_session_once() -> None:
         await client.disconnect()
 
 
+async def test_what_came_before_the_end_still_reaches_a_slow_session() -> None:
+    async with serving(esphome_settings(), Sessions(delay_s=0.05)) as (server, sessions):
+        raw = await RawClient.connect(server.port)
+        await raw.hello()
+        raw.send(pb.DeviceInfoRequest(), pb.ListEntitiesRequest(), pb.DisconnectRequest())
+        await raw.receive(pb.DisconnectResponse)  # answered at once, the session still busy
+        await raw.read_until_closed()
+        eof = await RawClient.connect(server.port)
+        await eof.hello()
+        eof.send(pb.ListEntitiesRequest(), pb.DeviceInfoRequest())
+        eof.writer.write_eof()
+        await eof.read_until_closed()
+        await wait_until(lambda: server.connection_count == 0)
+    assert [s.names() for s in sessions.made] == [
+        ["DeviceInfoRequest", "ListEntitiesRequest"], ["ListEntitiesRequest", "DeviceInfoRequest"]]
+    assert [s.closed_calls for s in sessions.made] == [1, 1]
+
+
 async def test_a_failing_session_closes_only_its_connection(
         caplog: pytest.LogCaptureFixture) -> None:
     async with serving(esphome_settings()) as (server, sessions):
@@ -248,7 +267,8 @@ async def test_a_client_that_does_not_read_is_disconnected_with_one_warning(
 
 
 async def test_stopping_the_server_tells_each_client_and_leaves_no_task() -> None:
-    server = ApiServer(esphome_settings(), FakeSession, server_info="t", mac=MAC)
+    sessions = Sessions()
+    server = ApiServer(esphome_settings(), sessions, server_info="t", mac=MAC)
     run = asyncio.create_task(server.run())
     async with asyncio.timeout(TIMEOUT_S):
         await server.started()
@@ -269,6 +289,7 @@ async def test_stopping_the_server_tells_each_client_and_leaves_no_task() -> Non
         assert await told is True  # a DisconnectRequest, not a dropped connection
         await raw.receive(pb.DisconnectRequest)
     assert [t.get_name() for t in asyncio.all_tasks() if "esphome" in t.get_name()] == []
+    assert [s.closed_calls for s in sessions.made] == [1, 1]
     await raw.close()
 
 
