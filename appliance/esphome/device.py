@@ -33,6 +33,7 @@ from google.protobuf.message import Message
 from appliance.audio.format import Int16Array
 from appliance.controller import Reply, Sound
 from appliance.esphome import media
+from appliance.esphome.announce import ESPHOME_VERSION
 from appliance.esphome.messages import message, pb
 from appliance.esphome.voice import API_AUDIO, SOUND_RATE_HZ, HaVoice, Sender
 from appliance.events import (
@@ -64,7 +65,6 @@ VOLUME_STEP = 5
 MEDIA_QUEUE = 8  # decoded half-seconds waiting to be played
 COMMANDS = (pb.SwitchCommandRequest, pb.SelectCommandRequest, pb.NumberCommandRequest,
             pb.MediaPlayerCommandRequest)
-ESPHOME_VERSION = "2025.12.0"  # the ESPHome release whose API this speaks (for HA's checks)
 MS = pb.MediaPlayerState
 Cmd = pb.MediaPlayerCommand
 Timer = pb.VoiceAssistantTimerEvent

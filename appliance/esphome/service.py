@@ -7,9 +7,11 @@ error line and a retry with capped backoff, never the daemon's end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from appliance import __version__
 from appliance.backoff import Backoff
@@ -19,6 +21,9 @@ from appliance.esphome.settings import resolve_name
 from appliance.esphome.voice import HaVoice
 from appliance.pipeline import Pipeline
 from appliance.settings import Settings
+
+if TYPE_CHECKING:
+    from appliance.esphome.server import ApiServer
 
 _LOGGER = logging.getLogger(__name__)
 SYS_NET = Path("/sys/class/net")
@@ -48,6 +53,13 @@ def device_mac(sys_net: Path = SYS_NET, machine_id: Path = MACHINE_ID) -> str:
     return ":".join(f"{b:02X}" for b in raw)
 
 
+async def _log_started(server: ApiServer, name: str, encrypted: bool) -> None:
+    with contextlib.suppress(ApplianceError):
+        await server.started()
+        _LOGGER.info("ESPHome API: %s on port %d (%s)", name, server.port,
+                     "encrypted" if encrypted else "not encrypted")
+
+
 def identity(settings: Settings) -> Identity:
     cfg = settings.esphome
     return Identity(resolve_name(cfg), cfg.friendly_name or settings.pipeline.name,
@@ -72,10 +84,10 @@ async def run_esphome(settings: Settings, pipeline: Pipeline) -> None:
             tg.create_task(satellite.follow_events(), name="esphome-events")
             while True:
                 server = ApiServer(cfg, satellite.session, server_info=f"appliance {__version__}",
-                                   mac=me.mac)
+                                   mac=me.mac, friendly_name=me.friendly_name)
                 try:
-                    _LOGGER.info("ESPHome API: %s on port %d (%s)", me.name, cfg.port,
-                                 "encrypted" if cfg.key else "not encrypted")
+                    tg.create_task(_log_started(server, me.name, bool(cfg.key)),
+                                   name="esphome-started")
                     await server.run()
                     return
                 except ApplianceError as err:

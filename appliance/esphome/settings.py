@@ -13,6 +13,7 @@ from appliance.fields import rng
 
 MODES = ("local", "home-assistant")
 _NAME = re.compile(r"[a-z0-9-]+")
+MAX_NAME = 31  # ESPHome's limit
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,11 @@ class EsphomeSettings:
     ha_answer_timeout_s: float = rng(1, 120)
 
     def __post_init__(self) -> None:
-        if self.name and not _NAME.fullmatch(self.name):
+        if self.name and (not _NAME.fullmatch(self.name) or len(self.name) > MAX_NAME):
             raise ConfigError(
                 f"config: 'esphome.name' = {self.name!r} is not a usable device name",
-                fix="use lower-case letters, digits and '-' only, e.g. \"kitchen-speaker\"",
+                fix=f"at most {MAX_NAME} lower-case letters, digits and '-', e.g. "
+                "\"kitchen-speaker\"",
                 key="esphome.name")
         if self.encryption_key:
             decode_key(self.encryption_key)
@@ -64,4 +66,4 @@ def resolve_name(settings: EsphomeSettings) -> str:
     if settings.name:
         return settings.name
     raw = re.sub(r"[^a-z0-9-]+", "-", (socket.gethostname() or "appliance").lower()).strip("-")
-    return raw or "appliance"
+    return raw[:MAX_NAME].strip("-") or "appliance"

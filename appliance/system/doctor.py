@@ -82,6 +82,7 @@ def all_checks() -> dict[str, Check]:
         "playback": needs_settings(doctor_audio.check_playback, "playback"),
         "wake": needs_settings(doctor_models.check_wake_word_fires, "wake"),
         "mqtt": needs_settings(doctor_services.check_mqtt, "mqtt"),
+        "esphome": needs_settings(doctor_services.check_esphome, "esphome"),
         "hardware": needs_settings(doctor_services.check_hardware, "hardware"),
         "disk": doctor_host.check_disk,
         "temperature": doctor_host.check_temperature,

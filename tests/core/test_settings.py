@@ -38,6 +38,11 @@ def test_user_file_overrides_only_its_keys(tmp_path: Path) -> None:
         ("[audio.outputs]\nvolume = 3\n", "audio.outputs", "use one of: input, output"),
         ("[[wake.models]]\nmodel = 'alexa'\n", "wake.models[0].threshold", "add it"),
         ("[logging]\nlevel = 'loud'\n", "logging.level", "'debug', 'info'"),
+        ("[esphome]\nname = 'Kitchen Speaker'\n", "esphome.name", "lower-case letters"),
+        (f"[esphome]\nname = '{'k' * 32}'\n", "esphome.name", "at most 31"),
+        ("[esphome]\nencryption_key = 'c2hvcnQ='\n", "esphome.encryption_key",
+         "openssl rand -base64 32"),
+        ("[esphome]\nmode = 'cloud'\n", "esphome.mode", "'local', 'home-assistant'"),
     ],
 )
 def test_errors_name_the_key_and_the_fix(toml: str, key: str, fix: str, tmp_path: Path) -> None:

@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 import io
 import socket
+import subprocess
+import sys
 import threading
 import wave
 from collections.abc import AsyncIterator, Iterator
@@ -261,7 +263,7 @@ async def test_announcement_timer_mute_and_volume_from_home_assistant(
             VoiceAssistantTimerEventType.VOICE_ASSISTANT_TIMER_FINISHED, "t1", "tea", 60, 0,
             False)
         await asyncio.to_thread(proc.wait_for, "ringing: timer ha-t1", mark, 20)
-        ha.client.switch_command(MUTE, True)  # (mute also stops the ring)
+        ha.client.switch_command(MUTE, True)
         await asyncio.to_thread(proc.wait_for, "-> muted", mark, 20)
         await until(lambda: MUTE in ha.states and ha.states[MUTE].state is True)
         ha.client.switch_command(MUTE, False)
@@ -301,3 +303,17 @@ async def test_without_the_key_or_with_another_home_assistant_is_refused(
         await APIClient("127.0.0.1", port, None).connect(login=True)
     with pytest.raises(InvalidEncryptionKeyAPIError):
         await APIClient("127.0.0.1", port, None, noise_psk=OTHER_KEY).connect(login=True)
+
+
+def test_doctor_reaches_the_satellite_as_home_assistant_would(
+    daemon: tuple[DaemonProcess, int], tmp_path: Path,
+) -> None:
+    _, port = daemon
+    config = tmp_path / "config.toml"
+    config.write_text(f'[esphome]\nenabled = true\naddress = "127.0.0.1"\nport = {port}\n'
+                      f'encryption_key = "{KEY}"\nmode = "home-assistant"\n')
+    done = subprocess.run([sys.executable, "-m", "appliance", "doctor", "--config", str(config),
+                           "--only", "esphome"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "'test-satellite' answers on port" in done.stdout
+    assert "encrypted" in done.stdout and "Home Assistant" in done.stdout

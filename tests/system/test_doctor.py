@@ -142,6 +142,19 @@ def test_red_with_a_dead_broker(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert "fix:" in mqtt
 
 
+def test_red_when_the_satellite_does_not_answer(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    port = free_port()  # no daemon there
+    config = write_config(tmp_path / "config.toml",
+                          f'[esphome]\nenabled = true\naddress = "127.0.0.1"\nport = {port}\n')
+    code, out = doctor(capsys, config, "--only", "esphome")
+    assert code == 1
+    (esphome,) = lines_of(out, "esphome")
+    assert esphome.startswith("[FAIL] esphome")
+    assert f"127.0.0.1:{port} does not answer" in esphome
+    assert "systemctl status appliance" in esphome
+
+
 def test_red_with_an_invalid_config(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = write_config(tmp_path / "config.toml", "[stt]\nthreads = 99\n")
     code, out = doctor(capsys, config, "--only", "config", "--only", "models")
