@@ -21,21 +21,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
-import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from google.protobuf.message import Message
 
-from appliance.audio.format import Int16Array
 from appliance.controller import Reply, Sound
 from appliance.esphome import media
 from appliance.esphome.announce import ESPHOME_VERSION
 from appliance.esphome.messages import message, pb
-from appliance.esphome.voice import API_AUDIO, SOUND_RATE_HZ, HaVoice, Sender
+from appliance.esphome.playback import MediaPlayback
+from appliance.esphome.voice import API_AUDIO, HaVoice, Sender
 from appliance.events import (
     Event,
     MuteChanged,
@@ -60,9 +58,7 @@ FEATURES = 1 | API_AUDIO | (1 << 3) | (1 << 4) | (1 << 5)  # voice, API audio, t
 # announce, start conversation (not SPEAKER: answers come as URLs, played by us)
 MEDIA_FEATURES = (1 << 0) | (1 << 2) | (1 << 3) | (1 << 9) | (1 << 10) | (1 << 12) \
     | (1 << 14) | (1 << 20)  # pause, volume set/mute/step, play media, stop, play, announce
-DUCK_VOLUME = 0.25  # media volume while the assistant listens, thinks or speaks
 VOLUME_STEP = 5
-MEDIA_QUEUE = 8  # decoded half-seconds waiting to be played
 COMMANDS = (pb.SwitchCommandRequest, pb.SelectCommandRequest, pb.NumberCommandRequest,
             pb.MediaPlayerCommandRequest)
 MS = pb.MediaPlayerState
@@ -78,7 +74,7 @@ def _text(key: int, object_id: str, name: str, icon: str, *, device_class: str =
 
 
 def entity_list() -> list[Message]:
-    formats = [pb.MediaPlayerSupportedFormat(format="wav", sample_rate=SOUND_RATE_HZ,
+    formats = [pb.MediaPlayerSupportedFormat(format="wav", sample_rate=media.SOUND_RATE_HZ,
                                              num_channels=1, purpose=purpose, sample_bytes=2)
                for purpose in (pb.MEDIA_PLAYER_FORMAT_PURPOSE_DEFAULT,
                                pb.MEDIA_PLAYER_FORMAT_PURPOSE_ANNOUNCEMENT)]
@@ -111,114 +107,6 @@ class Identity:
     friendly_name: str
     mac: str
     version: str
-
-
-class MediaPlayback:
-    """The media player's one stream: played chunk by chunk at the speaker's volume, ducked
-    while the assistant is busy, paused and resumed, stopped by a new one or ``stop``."""
-
-    def __init__(self, pipeline: Pipeline, changed: Callable[[], None]) -> None:
-        self.pipeline = pipeline
-        self.state: int = MS.MEDIA_PLAYER_STATE_IDLE
-        self.speaker_muted = False
-        self._changed = changed
-        self._task: asyncio.Task[None] | None = None
-        self._resume = asyncio.Event()
-        self._resume.set()
-
-    def play(self, url: str) -> None:
-        self.stop()
-        self._resume.set()
-        self._task = self.pipeline.supervisor.fire(self._play(url), "esphome-media")
-        self._set(MS.MEDIA_PLAYER_STATE_PLAYING)
-
-    async def _play(self, url: str) -> None:
-        try:
-            await self.pipeline.stages.player.play_stream(
-                self._chunks(url), SOUND_RATE_HZ, self._volume)
-        except media.MediaError as err:
-            _LOGGER.warning("%s", err)
-        finally:
-            if self._task is asyncio.current_task():
-                self._task = None
-                self._set(MS.MEDIA_PLAYER_STATE_IDLE)
-
-    async def _chunks(self, url: str) -> AsyncIterator[Int16Array]:
-        """The stream decoded in a thread, half a second at a time; held while paused."""
-        chunks: queue.Queue[Int16Array | Exception | None] = queue.Queue(MEDIA_QUEUE)
-        stop = threading.Event()
-        producer = asyncio.get_running_loop().run_in_executor(
-            None, _decode_into, url, chunks, stop)
-        try:
-            while True:
-                item = await asyncio.to_thread(chunks.get)
-                if item is None:
-                    return
-                if isinstance(item, Exception):
-                    raise item
-                await self._resume.wait()
-                yield item
-        finally:
-            stop.set()
-            producer.add_done_callback(lambda f: f.exception())
-
-    def _volume(self) -> int:
-        if self.speaker_muted:
-            return 0
-        busy = self.pipeline.state.value in ("wake", "listening", "thinking", "speaking")
-        volume = self.pipeline.volume
-        return round(volume * DUCK_VOLUME) if busy else volume
-
-    def pause(self) -> None:
-        if self._task is not None:
-            self._resume.clear()
-            self._set(MS.MEDIA_PLAYER_STATE_PAUSED)
-
-    def resume(self) -> None:
-        if self._task is not None:
-            self._resume.set()
-            self._set(MS.MEDIA_PLAYER_STATE_PLAYING)
-
-    def stop(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-        self._set(MS.MEDIA_PLAYER_STATE_IDLE)
-
-    def _set(self, state: int) -> None:
-        if state != self.state:
-            self.state = state
-            self._changed()
-
-
-def _decode_into(url: str, chunks: queue.Queue[Int16Array | Exception | None],
-                 stop: threading.Event) -> None:
-    """The media decoder's thread: half-second chunks into ``chunks``, then None (or the
-    error); it gives up as soon as ``stop`` is set."""
-    pending: list[Int16Array] = []
-    size = int(media.CHUNK_S * SOUND_RATE_HZ)
-
-    def put(item: Int16Array | Exception | None) -> bool:
-        while not stop.is_set():
-            try:
-                chunks.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    try:
-        for part in media.decode_stream(url, SOUND_RATE_HZ):
-            pending.append(part)
-            if sum(len(p) for p in pending) >= size:
-                if not put(np.concatenate(pending)):
-                    return
-                pending = []
-        if pending and not put(np.concatenate(pending)):
-            return
-        put(None)
-    except Exception as err:  # handed to the player, which logs it
-        put(err)
 
 
 class Satellite:
@@ -386,7 +274,7 @@ class Satellite:
                 samples = np.concatenate([s.samples for s in sounds])
                 await self.pipeline.announce(Reply(
                     text or "(announcement)", follow_up=start_conversation,
-                    sound=Sound(samples, SOUND_RATE_HZ)))
+                    sound=Sound(samples, media.SOUND_RATE_HZ)))
             success = True
         finally:
             if self._announcing is asyncio.current_task():
@@ -398,7 +286,7 @@ class Satellite:
     async def _sound(self, url: str) -> Sound | None:
         try:
             body = await asyncio.to_thread(media.fetch, url, 10.0)
-            return await asyncio.to_thread(media.decode, body, SOUND_RATE_HZ)
+            return await asyncio.to_thread(media.decode, body, media.SOUND_RATE_HZ)
         except media.MediaError as err:
             _LOGGER.warning("%s", err)
             return None

@@ -18,6 +18,7 @@ from appliance.audio.format import Int16Array
 from appliance.controller import Sound
 from appliance.errors import ApplianceError
 
+SOUND_RATE_HZ = 22050  # what sounds are decoded to (the format our media player asks for)
 MAX_BYTES = 32 * 1024 * 1024  # an answer or announcement; media are streamed instead
 CHUNK_S = 0.5
 

@@ -28,7 +28,6 @@ from appliance.remote import NotAnswered, RemoteAnswer, RemoteRun
 _LOGGER = logging.getLogger(__name__)
 
 OUTAGE_NOTICE = "Home Assistant isn't answering, so I'm answering myself."
-SOUND_RATE_HZ = 22050
 USE_VAD = 1  # VoiceAssistantCommandFlag: Home Assistant detects the end of speech too
 API_AUDIO = 4  # VoiceAssistantSubscriptionFlag / feature: audio in API messages
 
@@ -251,7 +250,7 @@ class HaRun:
         timeout_s = self.voice.settings.ha_answer_timeout_s
         try:
             body = await asyncio.to_thread(media.fetch, url, timeout_s)
-            return await asyncio.to_thread(media.decode, body, SOUND_RATE_HZ)
+            return await asyncio.to_thread(media.decode, body, media.SOUND_RATE_HZ)
         except media.MediaError as err:
             _LOGGER.warning("%s; saying Home Assistant's answer with the local voice", err)
             return None

@@ -16,8 +16,10 @@ from aioesphomeapi._frame_helper.packets import make_plain_text_packets
 from aioesphomeapi.core import MESSAGE_TYPE_TO_PROTO
 from google.protobuf.message import Message
 
+from appliance.esphome.connection import Connection, Limits
 from appliance.esphome.frames import PlaintextCodec
-from appliance.esphome.server import ApiServer, Connection, Limits, pb
+from appliance.esphome.messages import pb
+from appliance.esphome.server import ApiServer
 from appliance.esphome.settings import EsphomeSettings
 
 KEY = base64.b64encode(bytes(range(32))).decode()

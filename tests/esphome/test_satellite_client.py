@@ -28,8 +28,9 @@ from aioesphomeapi.model import (
     VoiceAssistantTimerEventType,
 )
 
+from appliance.esphome.connection import Limits
 from appliance.esphome.device import MEDIA_PLAYER, MUTE, Satellite
-from appliance.esphome.server import ApiServer, Limits
+from appliance.esphome.server import ApiServer
 from appliance.events import State
 from appliance.pipeline import Pipeline
 from tests.core.fakes import Fakes

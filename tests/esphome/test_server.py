@@ -27,8 +27,10 @@ from aioesphomeapi.core import (
 )
 from aioesphomeapi.model import APIVersion
 
+from appliance.esphome.connection import Due, Keepalive, Limits
 from appliance.esphome.frames import varint
-from appliance.esphome.server import ApiServer, Due, EsphomeServerError, Keepalive, Limits, pb
+from appliance.esphome.messages import pb
+from appliance.esphome.server import ApiServer, EsphomeServerError
 from tests.esphome.conftest import (
     KEY,
     MAC,
