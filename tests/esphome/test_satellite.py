@@ -11,15 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
-import threading
-import wave
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-import numpy as np
 import pytest
 from google.protobuf.message import Message
 
@@ -50,6 +45,7 @@ from tests.core.fakes import (
 from tests.scripted import ScriptedMic, next_state
 
 from .conftest import wait_until
+from .media_kit import serving, tone
 
 Ev = pb.VoiceAssistantEvent
 
@@ -79,42 +75,12 @@ class FakeHa:
         return self.of(name)
 
 
-def wav_bytes(seconds: float = 0.3, rate_hz: int = 22050) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate_hz)
-        t = np.arange(int(seconds * rate_hz)) / rate_hz
-        w.writeframes((np.sin(2 * np.pi * 440 * t) * 8000).astype("<i2").tobytes())
-    return out.getvalue()
-
-
 @pytest.fixture(scope="module")
 def media_url() -> Iterator[str]:
-    """A real HTTP server on loopback: /answer.wav (0.3 s), /long.wav (3 s), /missing (404)."""
-    files = {"/answer.wav": wav_bytes(), "/long.wav": wav_bytes(3.0), "/chime.wav": wav_bytes(0.1)}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # (http.server's name)
-            body = files.get(self.path)
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Type", "audio/wav")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    """/answer.wav (0.3 s), /long.wav (3 s), /chime.wav (0.1 s); anything else is a 404."""
+    with serving({"/answer.wav": tone(), "/long.wav": tone(seconds=3.0),
+                  "/chime.wav": tone(seconds=0.1)}) as url:
+        yield url
 
 
 class Local:
@@ -181,12 +147,17 @@ def command(mic: ScriptedMic) -> None:
     mic.say(silence(1.0))
 
 
+async def accept(ha: FakeHa, session: Any, frames: int = 3) -> None:
+    """Home Assistant accepts the run, and the command's first frames arrive."""
+    await ha.wait_for("VoiceAssistantRequest")
+    await session.handle(pb.VoiceAssistantResponse(port=0))
+    await ha.wait_for("VoiceAssistantAudio", frames)
+
+
 async def ha_answers(ha: FakeHa, session: Any, url: str, *, text: str = "Turned on the light.",
                      follow_up: bool = False) -> None:
     """What Home Assistant's pipeline sends for one run that understood the command."""
-    await ha.wait_for("VoiceAssistantRequest")
-    await session.handle(pb.VoiceAssistantResponse(port=0))
-    await ha.wait_for("VoiceAssistantAudio", 12)  # ~1 s: the preroll, the wake word, speech
+    await accept(ha, session, 12)  # ~1 s: the preroll, the wake word, speech
 
     def event(kind: int, **data: str) -> Any:
         return pb.VoiceAssistantEventResponse(event_type=kind, data=[
@@ -350,9 +321,7 @@ async def test_home_assistant_going_away_mid_turn_is_answered_here_and_rests() -
         ha, session = await connect(satellite)
         with pipeline.events.subscribe() as sub:
             command(mic)
-            await ha.wait_for("VoiceAssistantRequest")
-            await session.handle(pb.VoiceAssistantResponse(port=0))
-            await ha.wait_for("VoiceAssistantAudio", 3)
+            await accept(ha, session)
             ha.is_open = False
             session.closed()
             await next_state(sub, State.IDLE, 5)
@@ -367,8 +336,7 @@ async def test_an_error_from_home_assistant_is_answered_here_without_the_outage_
         ha, session = await connect(satellite)
         with pipeline.events.subscribe() as sub:
             command(mic)
-            await ha.wait_for("VoiceAssistantRequest")
-            await session.handle(pb.VoiceAssistantResponse(port=0))
+            await accept(ha, session, 1)
             await session.handle(pb.VoiceAssistantEventResponse(
                 event_type=Ev.VOICE_ASSISTANT_ERROR, data=[
                     pb.VoiceAssistantEventData(name="code", value="stt-no-text-recognized")]))

@@ -12,14 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import socket
 import subprocess
 import sys
-import threading
-import wave
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +36,7 @@ from tests.conftest import SPEAKER_RATE_HZ, PulseDevices, Voices, judge_settings
 from tests.core.daemon_proc import DaemonProcess
 
 from .conftest import KEY, OTHER_KEY
+from .media_kit import serving, tone
 
 pytestmark = [pytest.mark.audio, pytest.mark.models]
 
@@ -47,36 +44,11 @@ TONE_HZ = {"/answer.wav": 1000.0, "/announce.wav": 600.0}
 ANSWER_TIMEOUT_S = 3.0
 
 
-def tone(freq_hz: float, seconds: float = 1.0, rate_hz: int = 22050) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(rate_hz)
-        t = np.arange(int(seconds * rate_hz)) / rate_hz
-        w.writeframes((np.sin(2 * np.pi * freq_hz * t) * 12000).astype("<i2").tobytes())
-    return out.getvalue()
-
-
 @pytest.fixture(scope="module")
 def media() -> Iterator[str]:
-    files = {path: tone(freq) for path, freq in TONE_HZ.items()}
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # (http.server's name)
-            body = files.get(self.path, b"")
-            self.send_response(200 if body else 404)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
+    with serving({path: tone(freq, 1.0, amplitude=12000)
+                  for path, freq in TONE_HZ.items()}) as url:
+        yield url
 
 
 def free_port() -> int:
