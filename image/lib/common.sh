@@ -42,6 +42,35 @@ host_mirror() {
     done | head -n 1
 }
 
+# suite_settings SUITE: what the image's Debian release decides. Its Python: the wheels' tags
+# (cpXY), the venv's lib/pythonX.Y and the interpreter that byte-compiles it; its glibc: the
+# newest manylinux tag a wheel may have. The root itself is checked against these (check_root).
+suite_settings() {
+    SUITE="$1"
+    # shellcheck disable=SC2034 # read by the stages (wheels.sh, customize.sh)
+    case "$SUITE" in
+        trixie) PYTHON_VERSION=3.13 GLIBC_VERSION=2.41 ;;
+        bookworm) PYTHON_VERSION=3.11 GLIBC_VERSION=2.36 ;;
+        *) die "unknown suite '$1': trixie (the default) or bookworm" ;;
+    esac
+}
+
+# find_python X.Y: the path of a host interpreter of that version (on PATH, Debian's, or one
+# of pyenv's), with pip. pip evaluates a lock's markers (python_full_version < '3.12') for the
+# Python it runs on, whatever --python-version says, so the wheelhouse needs the image's own.
+find_python() {
+    local want="$1" candidate
+    for candidate in "python$want" "/usr/bin/python$want" \
+        "${PYENV_ROOT:-${HOME:-/root}/.pyenv}/versions/$want".*/bin/"python$want" python3; do
+        if "$candidate" -c 'import sys, pip; sys.exit("%d.%d" % sys.version_info[:2] != sys.argv[1])' \
+            "$want" >/dev/null 2>&1; then
+            command -v "$candidate"
+            return 0
+        fi
+    done
+    return 1
+}
+
 # sha256 of the given files' contents plus extra strings: a cache key.
 cache_key() {
     { for f in "$@"; do if [ -f "$f" ]; then cat "$f"; else printf '%s\n' "$f"; fi; done; } \

@@ -55,14 +55,50 @@ install_npm_models() {
         --cache "$CACHE_DIR/npm-$name.tgz" >/dev/null
 }
 
-# Byte-compile the venv with the host's Python 3.11 (same bytecode as bookworm's, and much
-# faster than under emulation); paths recorded as they are on the Pi.
+# package_version ROOT PACKAGE: its installed version, from the root's dpkg status (no emulation).
+package_version() {
+    awk -v want="$2" '
+        /^Package: / { name = $2 }
+        /^Version: / && name == want { sub(/^[0-9]+:/, "", $2); print $2; exit }
+        /^$/ { name = "" }
+    ' "$1/var/lib/dpkg/status"
+}
+
+# check_root ROOT: the root's Python and glibc are the ones the wheels were chosen for
+# (suite_settings): a wheel tagged for another Python, or for a newer glibc, would not load.
+check_root() {
+    local root="$1" python libc
+    python=$(package_version "$root" python3)
+    libc=$(package_version "$root" libc6)
+    case "$python" in
+        "$PYTHON_VERSION".*) ;;
+        *) die "the root's python3 is ${python:-missing}, the wheels are for Python $PYTHON_VERSION ($SUITE)" ;;
+    esac
+    [ "${libc%%-*}" = "$GLIBC_VERSION" ] \
+        || die "the root's glibc is ${libc:-missing}, the wheels are for glibc $GLIBC_VERSION ($SUITE)"
+}
+
+# bytecode_magic ROOT: the magic number the root's Python writes in its .pyc files (read from
+# its importlib source, so nothing runs under emulation).
+bytecode_magic() {
+    sed -n 's/^MAGIC_NUMBER = (\([0-9]*\)).to_bytes(2, .little.) + b.\\r\\n.$/\1/p' \
+        "$1/usr/lib/python$PYTHON_VERSION/importlib/_bootstrap_external.py"
+}
+
+# Byte-compile the venv on the host (much faster than under emulation) with an interpreter whose
+# bytecode is the image's: the same magic number as the root's Python (3.13.0 and trixie's 3.13.5
+# share it). Paths are recorded as they are on the Pi.
 compile_python() {
-    local root="$1"
-    python3 -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' \
-        || die "the host's python3 must be 3.11 (bookworm's) to byte-compile the venv"
-    python3 -m compileall -q -j 2 -s "$root" -p / "$root/opt/appliance/venv/lib/python3.11/site-packages" \
-        >/dev/null
+    local root="$1" python want have
+    python=${HOST_PYTHON:-$(find_python "$PYTHON_VERSION")} \
+        || die "no Python $PYTHON_VERSION on this machine to byte-compile the venv: install it (pyenv install $PYTHON_VERSION) or set HOST_PYTHON"
+    want=$(bytecode_magic "$root")
+    have=$("$python" -c 'import importlib.util as u; print(int.from_bytes(u.MAGIC_NUMBER[:2], "little"))')
+    if [ -z "$want" ] || [ "$want" != "$have" ]; then
+        die "$python writes bytecode $have, the image's Python $PYTHON_VERSION ${want:-(not found)}: byte-compile with the image's Python version"
+    fi
+    "$python" -m compileall -q -j 2 -s "$root" -p / \
+        "$root/opt/appliance/venv/lib/python$PYTHON_VERSION/site-packages" >/dev/null
 }
 
 # compile_overlays DIR: our device-tree overlays (image/dts/*.dts) as DIR/*.dtbo.
@@ -163,6 +199,7 @@ customize_root() {
     local base="$1" root="$2" wheels="$3" disk_id="$4"
     mkdir -p "$root"
     tar -xpf "$base" -C "$root" --numeric-owner --xattrs --xattrs-include='*'
+    check_root "$root"
     install_venv "$root" "$wheels"
     install_files "$root"
     configure_system "$root" "$disk_id"

@@ -1,7 +1,7 @@
 # Stage 1: the Debian base root (packages only), cached as a tarball keyed by its inputs.
 # shellcheck shell=bash
 
-# build_rootfs_base OUT_TAR: mmdebstrap an arm64 bookworm root with the packages in packages.txt.
+# build_rootfs_base OUT_TAR: mmdebstrap an arm64 root of SUITE with the packages in packages.txt.
 build_rootfs_base() {
     local out="$1" debcache="$CACHE_DIR/apt-archives" packages
     packages=$(grep -v '^[[:space:]]*\(#\|$\)' "$IMAGE_DIR/packages.txt" | paste -sd, -)

@@ -1,15 +1,23 @@
-# Stage 2: the aarch64 wheelhouse for the Pi's Python 3.11 (downloaded on the host, cached).
+# Stage 2: the aarch64 wheelhouse for the image's Python (PYTHON_VERSION, GLIBC_VERSION: see
+# suite_settings), downloaded on the host, cached.
 # shellcheck shell=bash
 
-# Every manylinux tag bookworm's glibc 2.36 accepts: pip matches --platform literally, so
-# manylinux2014 alone would miss wheels tagged manylinux_2_28 or _2_35.
+# Every manylinux tag the image's glibc accepts (2.17 up to trixie's 2.41, bookworm's 2.36): pip
+# matches --platform literally, so manylinux2014 alone would miss wheels tagged manylinux_2_28.
 pip_platform_args() {
-    local minor
-    for minor in $(seq 17 36); do printf -- '--platform\nmanylinux_2_%s_aarch64\n' "$minor"; done
+    local minor newest=${GLIBC_VERSION#2.}
+    for minor in $(seq 17 "$newest"); do printf -- '--platform\nmanylinux_2_%s_aarch64\n' "$minor"; done
     printf -- '--platform\nmanylinux2014_aarch64\n--platform\nlinux_aarch64\n'
 }
 
-host_pip() { "${HOST_PYTHON:-python3}" -m pip --disable-pip-version-check "$@"; }
+# pip of the host's interpreter of the image's Python version (HOST_PYTHON, else find_python).
+host_pip() {
+    if [ -z "${HOST_PYTHON:-}" ]; then
+        HOST_PYTHON=$(find_python "$PYTHON_VERSION") \
+            || die "no Python $PYTHON_VERSION with pip on this machine (the image's Python: pip reads the lock's markers for the Python it runs on): install it (pyenv install $PYTHON_VERSION), build on Debian $SUITE, or set HOST_PYTHON"
+    fi
+    "$HOST_PYTHON" -m pip --disable-pip-version-check "$@"
+}
 
 # runtime_requirements SRC OUT: the lock if the project has one, else its declared dependencies.
 runtime_requirements() {
@@ -33,14 +41,15 @@ model_requirements() {
     fi
 }
 
-# download_wheels REQ DEST [pip args...]: aarch64/cp311 wheels only, never an sdist.
+# download_wheels REQ DEST [pip args...]: wheels for aarch64 and the image's CPython only, never
+# an sdist.
 download_wheels() {
     local req="$1" dest="$2"
     shift 2
     local -a platforms
     mapfile -t platforms < <(pip_platform_args)
     host_pip download --quiet --only-binary=:all: "${platforms[@]}" \
-        --python-version 3.11 --implementation cp --abi cp311 \
+        --python-version "$PYTHON_VERSION" --implementation cp --abi "cp${PYTHON_VERSION/./}" \
         --dest "$dest" -r "$req" "$@"
 }
 
@@ -51,7 +60,8 @@ build_wheelhouse() {
     mkdir -p "$out"
     runtime_requirements "$src" "$out/runtime.txt"
     model_requirements "$src" "$out/models.txt"
-    key=$(cache_key "$out/runtime.txt" "$out/models.txt" "$IMAGE_DIR/lib/wheels.sh")
+    key=$(cache_key "$out/runtime.txt" "$out/models.txt" "$IMAGE_DIR/lib/wheels.sh" \
+        "python $PYTHON_VERSION glibc $GLIBC_VERSION")
     house="$CACHE_DIR/wheelhouse-$key"
     if [ ! -f "$house/.complete" ]; then
         mkdir -p "$house"

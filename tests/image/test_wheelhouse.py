@@ -38,7 +38,8 @@ elif "wheel" in args:
 def run_stage(tmp: Path, script: str, python: Path, **env: str) -> subprocess.CompletedProcess[str]:
     lib = IMAGE_DIR / "lib"
     prologue = (f'set -euo pipefail; IMAGE_DIR="{IMAGE_DIR}"; CACHE_DIR="{tmp}/cache"; '
-                f'HOST_PYTHON="{python}"; . "{lib}/common.sh"; . "{lib}/wheels.sh"; ')
+                f'HOST_PYTHON="{python}"; . "{lib}/common.sh"; . "{lib}/wheels.sh"; '
+                'suite_settings trixie; ')
     return subprocess.run(["bash", "-c", prologue + script], cwd=tmp, capture_output=True,
                           text=True, check=False, timeout=300, env={**os.environ, **env})
 
