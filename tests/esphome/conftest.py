@@ -8,10 +8,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import pytest
 from aioesphomeapi._frame_helper.packets import make_plain_text_packets
 from aioesphomeapi.core import MESSAGE_TYPE_TO_PROTO
 from google.protobuf.message import Message
@@ -21,6 +22,7 @@ from appliance.esphome.frames import PlaintextCodec
 from appliance.esphome.messages import pb
 from appliance.esphome.server import ApiServer
 from appliance.esphome.settings import EsphomeSettings
+from tests.esphome.media_kit import served, tone
 
 KEY = base64.b64encode(bytes(range(32))).decode()
 OTHER_KEY = base64.b64encode(bytes(range(1, 33))).decode()
@@ -170,3 +172,12 @@ class RawClient:
         self.writer.close()
         with contextlib.suppress(OSError):
             await self.writer.wait_closed()
+
+
+@pytest.fixture(scope="module")
+def media_url() -> Iterator[str]:
+    """What Home Assistant serves: /answer.wav (0.3 s), /long.wav (3 s), /chime.wav (0.1 s);
+    anything else is a 404."""
+    with served({"/answer.wav": tone(), "/long.wav": tone(seconds=3.0),
+                  "/chime.wav": tone(seconds=0.1)}) as url:
+        yield url

@@ -26,7 +26,7 @@ def tone(freq_hz: float = 440.0, seconds: float = 0.3, rate_hz: int = 22050,
 
 
 @contextlib.contextmanager
-def serving(files: dict[str, bytes]) -> Iterator[str]:
+def served(files: dict[str, bytes]) -> Iterator[str]:
     """``files`` (path -> body) over HTTP on loopback; yields the base URL. Any other path: 404."""
 
     class Handler(BaseHTTPRequestHandler):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
@@ -45,7 +45,6 @@ from tests.core.fakes import (
 from tests.scripted import ScriptedMic, next_state
 
 from .conftest import wait_until
-from .media_kit import serving, tone
 
 Ev = pb.VoiceAssistantEvent
 
@@ -73,14 +72,6 @@ class FakeHa:
                 self.arrived.clear()
                 await self.arrived.wait()
         return self.of(name)
-
-
-@pytest.fixture(scope="module")
-def media_url() -> Iterator[str]:
-    """/answer.wav (0.3 s), /long.wav (3 s), /chime.wav (0.1 s); anything else is a 404."""
-    with serving({"/answer.wav": tone(), "/long.wav": tone(seconds=3.0),
-                  "/chime.wav": tone(seconds=0.1)}) as url:
-        yield url
 
 
 class Local:

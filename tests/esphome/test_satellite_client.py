@@ -37,9 +37,7 @@ from tests.core.fakes import Fakes
 from tests.scripted import ScriptedMic, next_state
 
 from .conftest import TIMEOUT_S, esphome_settings, wait_until
-from .test_satellite import command, make, media_url, running  # noqa: F401 (a fixture)
-
-pytestmark = pytest.mark.usefixtures("media_url")
+from .test_satellite import command, make, running
 
 
 class Ha:
@@ -132,7 +130,7 @@ async def test_mute_and_volume_from_home_assistant() -> None:
         await wait_until(lambda: states[MEDIA_PLAYER].volume == pytest.approx(0.4))
 
 
-async def test_a_whole_turn_through_home_assistants_client(media_url: str) -> None:  # noqa: F811
+async def test_a_whole_turn_through_home_assistants_client(media_url: str) -> None:
     async with satellite_served() as (pipeline, fakes, _, mic, client):
         ha = Ha(client)
         ha.subscribe()
@@ -161,7 +159,7 @@ async def test_a_whole_turn_through_home_assistants_client(media_url: str) -> No
         await wait_until(lambda: ha.finished == [True])
 
 
-async def test_an_announcement_home_assistant_awaits(media_url: str) -> None:  # noqa: F811
+async def test_an_announcement_home_assistant_awaits(media_url: str) -> None:
     async with satellite_served() as (_, fakes, _, _, client):
         done = await client.send_voice_assistant_announcement_await_response(
             f"{media_url}/answer.wav", TIMEOUT_S, "Dinner is ready")

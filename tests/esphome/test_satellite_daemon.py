@@ -36,7 +36,7 @@ from tests.conftest import SPEAKER_RATE_HZ, PulseDevices, Voices, judge_settings
 from tests.core.daemon_proc import DaemonProcess
 
 from .conftest import KEY, OTHER_KEY
-from .media_kit import serving, tone
+from .media_kit import served, tone
 
 pytestmark = [pytest.mark.audio, pytest.mark.models]
 
@@ -46,7 +46,7 @@ ANSWER_TIMEOUT_S = 3.0
 
 @pytest.fixture(scope="module")
 def media() -> Iterator[str]:
-    with serving({path: tone(freq, 1.0, amplitude=12000)
+    with served({path: tone(freq, 1.0, amplitude=12000)
                   for path, freq in TONE_HZ.items()}) as url:
         yield url
 
