@@ -26,7 +26,7 @@ OFF = 10  # not 1 or 2: a Python traceback and an argparse error exit with those
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m appliance.system.updates_gate",
-        description="Exit 0 if [updates] security is on (apt may update), 1 if it is off.",
+        description="Exit 0 if [updates] security is on (apt may update), 10 if it is off.",
     )
     parser.add_argument("--config", type=Path, help="settings file (default: "
                         "/etc/appliance/config.toml when it exists)")
