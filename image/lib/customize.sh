@@ -152,6 +152,7 @@ configure_system() {
     ln -sf ../run/systemd/resolve/stub-resolv.conf "$root/etc/resolv.conf"
     : > "$root/etc/machine-id"
     rm -f "$root/var/lib/dbus/machine-id"
+    mkdir -p "$root/var/lib/dbus"
     ln -sf /etc/machine-id "$root/var/lib/dbus/machine-id"
     echo appliance > "$root/etc/hostname"
     printf '127.0.0.1\tlocalhost\n127.0.1.1\tappliance\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' \
