@@ -187,9 +187,11 @@ def onnx_reason(err: Exception) -> str:
     return text.rsplit(" failed:", 1)[-1].strip() if "[ONNXRuntimeError]" in text else text
 
 
-def onnx_session(path: Path, setting: str, fix: str, *, threads: int = 1) -> Any:
-    """An onnxruntime CPU session on ``threads`` threads; a file that does not load is a
-    :class:`ModelError` naming ``setting``, the file and ``fix``."""
+def onnx_session(path: Path, setting: str, fix: str, *, threads: int = 1,
+                 model: bytes | None = None) -> Any:
+    """An onnxruntime CPU session on ``threads`` threads (``model``: the bytes of the model,
+    made from ``path``); a file that does not load is a :class:`ModelError` naming ``setting``,
+    the file and ``fix``."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -198,7 +200,8 @@ def onnx_session(path: Path, setting: str, fix: str, *, threads: int = 1) -> Any
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(str(path) if model is None else model, options,
+                                    providers=["CPUExecutionProvider"])
     except onnx_errors() as err:
         raise ModelError(f"{setting}: {path} is not a loadable ONNX model: {onnx_reason(err)}",
                          fix=fix) from err

@@ -36,6 +36,12 @@ from appliance.models import (
     package_dir,
 )
 from appliance.settings import WakeModelSettings, WakeSettings
+from appliance.wake_stream import (
+    MEL_ROWS_PER_FRAME,
+    StreamingError,
+    StreamingModel,
+    streaming_model,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -208,8 +214,10 @@ class OnnxWakeEngine:
 
     Per frame: a melspectrogram of the frame (plus 3 hops of context: 8 new rows of 32 mel
     bands), one embedding (96 values) of the last 76 mel rows, and each wake model on its last
-    16 embeddings. Buffers are fixed-size arrays that start as silence, so the first frame after
-    a reset already scores sensibly.
+    16 embeddings. The first two run as one streamed model (:mod:`appliance.wake_stream`): only
+    the frame's own rows of the embedding model are computed, the rest of the window's are
+    carried over as contexts. The state starts as silence (mel rows of ones), so the first
+    frame after a reset already scores sensibly.
     """
 
     MEL_CONTEXT = 480  # samples before the frame that its melspectrogram needs
@@ -217,41 +225,64 @@ class OnnxWakeEngine:
 
     def __init__(self, models: Sequence[WakeModelSettings]) -> None:
         mdir = npm_models.installed_dir()
-        self._mel = onnx_session(mdir / "melspectrogram.onnx", "wake.engine", _ONNX_FIX)
-        self._embed = onnx_session(mdir / "embedding_model.onnx", "wake.engine", _ONNX_FIX)
+        stream = _streaming_model(mdir, self.MEL_CONTEXT + FRAME_SAMPLES)
+        path = mdir / "embedding_model.onnx"
+        self._stream = onnx_session(path, "wake.engine", _ONNX_FIX, model=stream.framed)
+        self._audio_in, self._context_names = stream.audio_input, [n for n, _ in stream.contexts]
         loaded = [_wake_session(_onnx_model_path(m.model, mdir, f"wake.models[{i}].model"),
                                 f"wake.models[{i}].model") for i, m in enumerate(models)]
         self._wake = [session for session, _ in loaded]
         self._windows = [window for _, window in loaded]
-        self._mel_in = self._mel.get_inputs()[0].name
-        self._embed_in = self._embed.get_inputs()[0].name
         self._wake_in = [w.get_inputs()[0].name for w in self._wake]
         self.names = tuple(model_name(m.model) for m in models)
-        self._silence = self._embedding(np.ones((self.MEL_ROWS, 32), np.float32))
+        self._silence_contexts, self._silence = self._after_silence(
+            onnx_session(path, "wake.engine", _ONNX_FIX, model=stream.model), stream)
+        self._audio = np.zeros((1, self.MEL_CONTEXT + FRAME_SAMPLES), np.float32)
         self.reset()
 
-    def _embedding(self, mels: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        out = self._embed.run(None, {self._embed_in: mels[None, :, :, None]})[0]
-        return np.asarray(out, dtype=np.float32).reshape(1, -1)
+    def _after_silence(self, mel_rows: Any, stream: StreamingModel
+                       ) -> tuple[list[Any], npt.NDArray[np.float32]]:
+        """The contexts after a window (and more) of mel rows of ones, and its embedding."""
+        contexts: list[Any] = [np.zeros(shape, np.float32) for _, shape in stream.contexts]
+        ones = np.ones((1, 1, MEL_ROWS_PER_FRAME, 32), np.float32)
+        for _ in range(-(-self.MEL_ROWS // MEL_ROWS_PER_FRAME) + 1):
+            feed = {stream.mel_input: ones} | dict(zip(self._context_names, contexts,
+                                                       strict=True))
+            embedding, *contexts = mel_rows.run(None, feed)
+        return contexts, np.asarray(embedding, np.float32).reshape(1, -1)
 
     def reset(self) -> None:
-        self._audio = np.zeros(self.MEL_CONTEXT + FRAME_SAMPLES, np.float32)
-        self._mels = np.ones((self.MEL_ROWS, 32), np.float32)
+        self._audio[:] = 0
+        self._feed = {self._audio_in: self._audio} | dict(zip(
+            self._context_names, self._silence_contexts, strict=True))
         self._embeddings = np.repeat(self._silence, max(self._windows), axis=0)
 
     def scores(self, frame: bytes) -> dict[str, float]:
-        samples = np.frombuffer(frame, dtype=np.int16).astype(np.float32)
-        self._audio = np.concatenate([self._audio[FRAME_SAMPLES:], samples])
-        mel = self._mel.run(None, {self._mel_in: self._audio[None]})[0]
-        mel = np.asarray(mel, dtype=np.float32).reshape(-1, 32) / 10 + 2  # openWakeWord's scale
-        self._mels = np.concatenate([self._mels[len(mel):], mel])
-        self._embeddings = np.concatenate([self._embeddings[1:], self._embedding(self._mels)])
+        audio, feed = self._audio, self._feed
+        audio[0, :-FRAME_SAMPLES] = audio[0, FRAME_SAMPLES:]
+        audio[0, -FRAME_SAMPLES:] = np.frombuffer(frame, dtype=np.int16)
+        embedding, *contexts = self._stream.run(None, feed)
+        feed.update(zip(self._context_names, contexts, strict=True))
+        embeddings = self._embeddings
+        embeddings[:-1] = embeddings[1:]
+        embeddings[-1] = np.asarray(embedding).reshape(-1)
         out = {}
         for name, session, inp, window in zip(self.names, self._wake, self._wake_in,
                                               self._windows, strict=True):
-            prob = session.run(None, {inp: self._embeddings[None, -window:]})[0]
+            prob = session.run(None, {inp: embeddings[None, -window:]})[0]
             out[name] = float(np.asarray(prob).reshape(-1)[0])
         return out
+
+
+def _streaming_model(mdir: Path, audio_samples: int) -> StreamingModel:
+    """openWakeWord's melspectrogram and embedding models as one streamed model."""
+    paths = mdir / "embedding_model.onnx", mdir / "melspectrogram.onnx"
+    try:
+        return streaming_model(paths[0].read_bytes(), paths[1].read_bytes(), audio_samples)
+    except (OSError, StreamingError, IndexError, KeyError) as err:
+        raise ModelError(f"wake.engine: {paths[0]} and {paths[1]} are not openWakeWord's "
+                         f"embedding and melspectrogram models: {one_line(err)}",
+                         fix=_ONNX_FIX) from err
 
 
 def _onnx_model_path(ref: str, models_dir: Path, setting: str) -> Path:

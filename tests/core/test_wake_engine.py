@@ -16,8 +16,10 @@ import pytest
 from appliance import npm_models
 from appliance.audio.format import FRAME_SAMPLES, RATE_HZ, Int16Array
 from appliance.errors import ModelError
+from appliance.models import onnx_session
 from appliance.settings import load_settings
 from appliance.wake import OnnxWakeEngine, WakeEngine, WakeWord
+from appliance.wake_stream import StreamingError, streaming_model
 from tests.conftest import Voices
 
 
@@ -87,6 +89,49 @@ def test_reset_starts_from_silence(onnx_engine: OnnxWakeEngine, voices: Voices) 
     after = trace(onnx_engine, silence(2.0))
     assert after.max() < 0.05  # no stale wake word and no start-up junk
 
+
+
+def _windowed_embeddings(samples: Int16Array) -> npt.NDArray[np.float32]:
+    """openWakeWord's way, unstreamed: each frame's melspectrogram (with 480 samples of context),
+    then the embedding model on the whole 76-row window (rows of ones before the audio)."""
+    where = npm_models.installed_dir()
+    mel_model = onnx_session(where / "melspectrogram.onnx", "test", "")
+    embed_model = onnx_session(where / "embedding_model.onnx", "test", "")
+    audio = np.concatenate([np.zeros(480, np.float32), samples.astype(np.float32)])
+    mels, out = np.ones((76, 32), np.float32), []
+    for end in range(480 + FRAME_SAMPLES, len(audio) + 1, FRAME_SAMPLES):
+        mel = mel_model.run(None, {"input": audio[None, end - 480 - FRAME_SAMPLES:end]})[0]
+        mels = np.concatenate([mels, np.asarray(mel).reshape(-1, 32) / 10 + 2])[-76:]
+        out.append(np.asarray(embed_model.run(None, {"input_1": mels[None, :, :, None]})[0]))
+    return np.array(out, np.float32).reshape(len(out), -1)
+
+
+@pytest.mark.models
+def test_streamed_embeddings_are_the_whole_windows(onnx_engine: OnnxWakeEngine,
+                                                   voices: Voices) -> None:
+    """The streamed model computes each frame's rows only; the embeddings are the same as the
+    embedding model's on every whole window (float noise aside)."""
+    audio = np.concatenate([voices.piper_pcm("Hey Jarvis, set a timer."), silence(0.5)])
+    onnx_engine.reset()
+    ours = []
+    for f in frames(audio):
+        onnx_engine.scores(f)
+        ours.append(onnx_engine._embeddings[-1].copy())  # the embedding model's output
+    theirs = _windowed_embeddings(audio[: len(ours) * FRAME_SAMPLES])
+    assert len(ours) == len(theirs) > 20
+    assert np.abs(theirs).max() > 1
+    assert np.abs(np.array(ours) - theirs).max() < 1e-4
+
+
+def test_only_the_embedding_model_is_streamed() -> None:
+    """A model that is not a stack of convolutions whose strides make 8 rows is refused."""
+    where = npm_models.installed_dir()
+    melspec = (where / "melspectrogram.onnx").read_bytes()
+    with pytest.raises(StreamingError, match="reshape, layers and a reshape"):
+        streaming_model(melspec, melspec, 1760)
+    classifier = (where / "hey_jarvis_v0.1.onnx").read_bytes()
+    with pytest.raises(StreamingError):
+        streaming_model(classifier, melspec, 1760)
 
 def test_okay_nabu_has_no_onnx_model() -> None:
     settings = load_settings(overrides={"wake": {"models": [{"model": "okay_nabu",
