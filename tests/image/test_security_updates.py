@@ -19,7 +19,8 @@ OVERLAY = IMAGE_DIR / "overlay"
 OUR_APT_FILE = OVERLAY / "etc/apt/apt.conf.d/52appliance-security-updates"
 CONDITION = OVERLAY / "usr/lib/appliance-image/updates-allowed"
 
-# What the unattended-upgrades package (2.9.1+nmu3, bookworm) installs, less its comments:
+# What the unattended-upgrades package installs, less its comments (the same in bookworm's
+# 2.9.1+nmu3 and trixie's 2.12, read from the built image):
 # 50unattended-upgrades also takes point-release updates (label=Debian).
 DEBIAN_50 = """\
 Unattended-Upgrade::Origins-Pattern {
