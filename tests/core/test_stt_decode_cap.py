@@ -143,7 +143,8 @@ def test_a_loop_that_beams_confirm_is_its_sentence_without_the_full_window(
     transcript, calls = _transcribe(stt, command, loops=1)
     assert [c["beam_size"] for c in calls] == [stt.settings.beam_size, LOOP_BEAMS]
     assert calls[1]["max_length"] == calls[0]["max_length"]  # under the same cap
-    assert (transcript.text, transcript.window_s) == ("Turn off the lights.", 10.0)
+    # (the capital letter is not what this is about: Whisper gave "turn" once, in a fresh clone)
+    assert (transcript.text.lower(), transcript.window_s) == ("turn off the lights.", 10.0)
 
 
 @pytest.mark.models
