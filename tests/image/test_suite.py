@@ -122,7 +122,10 @@ def test_no_python_of_the_images_version_is_one_clear_error(tmp_path: Path) -> N
 
 
 def test_find_python_takes_the_running_version_and_checks_it(tmp_path: Path) -> None:
-    result = run(f"find_python {RUNNING}", tmp_path)
+    # (the running interpreter first on PATH: a system python3.13 without pip, as in a Debian
+    # 13 root, is rightly passed over)
+    path = f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"
+    result = run(f"find_python {RUNNING}", tmp_path, PATH=path)
     assert result.returncode == 0, result.stderr
     probe = subprocess.run([result.stdout.strip(), "-c", "import sys; print(sys.version_info[:2])"],
                            capture_output=True, text=True, check=True, timeout=30)
