@@ -38,6 +38,8 @@ from appliance.models import (
 from appliance.settings import WakeModelSettings, WakeSettings
 from appliance.wake_stream import (
     MEL_ROWS_PER_FRAME,
+    OFFSET,
+    SCALE,
     StreamingError,
     StreamingModel,
     streaming_model,
@@ -226,8 +228,8 @@ class OnnxWakeEngine:
     def __init__(self, models: Sequence[WakeModelSettings]) -> None:
         mdir = npm_models.installed_dir()
         stream = _streaming_model(mdir, self.MEL_CONTEXT + FRAME_SAMPLES)
-        path = mdir / "embedding_model.onnx"
-        self._stream = onnx_session(path, "wake.engine", _ONNX_FIX, model=stream.framed)
+        self._stream = onnx_session(mdir / "embedding_model.onnx", "wake.engine", _ONNX_FIX,
+                                    model=stream.model)
         self._audio_in, self._context_names = stream.audio_input, [n for n, _ in stream.contexts]
         loaded = [_wake_session(_onnx_model_path(m.model, mdir, f"wake.models[{i}].model"),
                                 f"wake.models[{i}].model") for i, m in enumerate(models)]
@@ -235,26 +237,26 @@ class OnnxWakeEngine:
         self._windows = [window for _, window in loaded]
         self._wake_in = [w.get_inputs()[0].name for w in self._wake]
         self.names = tuple(model_name(m.model) for m in models)
-        self._silence_contexts, self._silence = self._after_silence(
-            onnx_session(path, "wake.engine", _ONNX_FIX, model=stream.model), stream)
-        self._audio = np.zeros((1, self.MEL_CONTEXT + FRAME_SAMPLES), np.float32)
+        self._silence_contexts, self._silence = self._after_silence(stream)
         self.reset()
 
-    def _after_silence(self, mel_rows: Any, stream: StreamingModel
+    def _after_silence(self, stream: StreamingModel
                        ) -> tuple[list[Any], npt.NDArray[np.float32]]:
         """The contexts after a window (and more) of mel rows of ones, and its embedding."""
         contexts: list[Any] = [np.zeros(shape, np.float32) for _, shape in stream.contexts]
-        ones = np.ones((1, 1, MEL_ROWS_PER_FRAME, 32), np.float32)
+        ones = {self._audio_in: np.zeros((1, self.MEL_CONTEXT + FRAME_SAMPLES), np.float32),
+                SCALE: np.array(0, np.float32), OFFSET: np.array(1, np.float32)}  # mel rows of ones
         for _ in range(-(-self.MEL_ROWS // MEL_ROWS_PER_FRAME) + 1):
-            feed = {stream.mel_input: ones} | dict(zip(self._context_names, contexts,
-                                                       strict=True))
-            embedding, *contexts = mel_rows.run(None, feed)
+            embedding, *contexts = self._stream.run(None, ones | dict(zip(
+                self._context_names, contexts, strict=True)))
         return contexts, np.asarray(embedding, np.float32).reshape(1, -1)
 
     def reset(self) -> None:
-        self._audio[:] = 0
-        self._feed = {self._audio_in: self._audio} | dict(zip(
-            self._context_names, self._silence_contexts, strict=True))
+        # new buffers, not cleared ones: a frame being scored meanwhile keeps its own
+        self._audio = np.zeros((1, self.MEL_CONTEXT + FRAME_SAMPLES), np.float32)
+        self._feed = {self._audio_in: self._audio, SCALE: np.array(1, np.float32),
+                      OFFSET: np.array(2, np.float32)} | dict(zip(self._context_names,
+                                                         self._silence_contexts, strict=True))
         self._embeddings = np.repeat(self._silence, max(self._windows), axis=0)
 
     def scores(self, frame: bytes) -> dict[str, float]:

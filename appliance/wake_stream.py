@@ -31,7 +31,7 @@ class StreamingError(ValueError):
 
 # -- protobuf's wire format (what an ONNX file is) ---------------------------------------------
 
-def _varint(data: bytes, i: int) -> tuple[int, int]:
+def _varint(data: bytes | memoryview, i: int) -> tuple[int, int]:
     out = shift = 0
     while True:
         byte = data[i]
@@ -42,8 +42,10 @@ def _varint(data: bytes, i: int) -> tuple[int, int]:
             return out, i
 
 
-def fields(data: bytes) -> Iterator[Field]:
-    i = 0
+def fields(data: bytes | memoryview) -> Iterator[Field]:
+    """The fields of a message; length-delimited values are views into ``data`` (no copy: an
+    embedding model is over a megabyte)."""
+    data, i = memoryview(data), 0
     while i < len(data):
         key, i = _varint(data, i)
         number, wire = key >> 3, key & 7
@@ -68,6 +70,11 @@ def _enc_varint(value: int) -> bytes:
         out.append(byte | (0x80 if value else 0))
         if not value:
             return bytes(out)
+
+
+def _parts(number: int, value: bytes | memoryview) -> list[bytes | memoryview]:
+    """A length-delimited field, as pieces to join once (``value`` is not copied)."""
+    return [_enc_varint(number << 3 | 2), _enc_varint(len(value)), value]
 
 
 def emit(number: int, wire: int, value: Any) -> bytes:
@@ -153,7 +160,7 @@ def _value_info(name: str, shape: tuple[int, ...] | None) -> bytes:
     return _msg((1, name), (2, _msg((1, tensor))))
 
 
-def _initializers(graph: bytes) -> dict[str, tuple[int, ...]]:
+def _initializers(graph: memoryview) -> dict[str, tuple[int, ...]]:
     """Each initializer's shape."""
     out = {}
     for number, _, value in fields(graph):
@@ -170,28 +177,30 @@ def _initializers(graph: bytes) -> dict[str, tuple[int, ...]]:
 
 @dataclass(frozen=True)
 class StreamingModel:
-    """The rewritten model. ``model`` takes one frame's mel rows [1, 1, 8, 32] (``mel_input``),
-    ``framed`` the frame's audio [1, 1760] (``audio_input``) through the melspectrogram model
-    and openWakeWord's scale; both take each of ``contexts`` (name, shape) as an input and give
-    its next value as output 1 + its index (output 0 is the embedding)."""
+    """The rewritten model: the frame's audio [1, 1760] (``audio_input``) through the
+    melspectrogram model, then ``mel * SCALE / 10 + OFFSET`` (openWakeWord's scale: feed 1 and
+    2; 0 and 1 make mel rows of ones, the silence the state starts from), then the streamed
+    embedding model, which takes each of ``contexts`` (name, shape) as an input and gives its
+    next value as output 1 + its index (output 0 is the embedding)."""
 
     model: bytes
-    framed: bytes
-    mel_input: str
     audio_input: str
     contexts: tuple[tuple[str, tuple[int, ...]], ...]
 
 
-def _graph(data: bytes) -> tuple[list[Field], bytes]:
+SCALE, OFFSET = "stream_scale", "stream_offset"  # the inputs of the mel rows' scale
+
+
+def _graph(data: bytes) -> tuple[list[Field], memoryview]:
     model = list(fields(data))
-    return model, next((bytes(v) for n, _, v in model if n == 7), b"")
+    return model, next((v for n, _, v in model if n == 7), memoryview(b""))
 
 
-def _nodes(graph: bytes) -> list[_Node]:
+def _nodes(graph: memoryview) -> list[_Node]:
     return [_Node.parse(bytes(v)) for n, _, v in fields(graph) if n == 1]
 
 
-def _names(graph: bytes) -> set[str]:
+def _names(graph: memoryview) -> set[str]:
     return {name for node in _nodes(graph) for name in node.inputs + node.outputs} | set(
         _initializers(graph))
 
@@ -239,9 +248,9 @@ def _layers(nodes: list[_Node], shapes: dict[str, tuple[int, ...]]
     return body, contexts
 
 
-def _front(melspec: bytes, mel_input: str) -> tuple[bytes, bytes, str]:
-    """The melspectrogram model's nodes and initializers, then openWakeWord's scale
-    (x / 10 + 2) into ``mel_input``; and the name of its audio input."""
+def _front(melspec: bytes, mel_input: str) -> tuple[bytes, list[bytes | memoryview], str]:
+    """The melspectrogram model's nodes and initializers, then the mel rows' scale into
+    ``mel_input``; and the name of its audio input."""
     _, graph = _graph(melspec)
     nodes = _nodes(graph)
     inputs = [bytes(v) for n, _, v in fields(graph) if n == 11]
@@ -255,19 +264,21 @@ def _front(melspec: bytes, mel_input: str) -> tuple[bytes, bytes, str]:
                             (4, "Reshape")))
     body += emit(1, 2, _msg((1, "stream_mel"), (1, "stream_ten"), (2, "stream_mel_10"),
                             (4, "Div")))
-    body += emit(1, 2, _msg((1, "stream_mel_10"), (1, "stream_two"), (2, mel_input),
+    body += emit(1, 2, _msg((1, "stream_mel_10"), (1, SCALE), (2, "stream_mel_scaled"),
+                            (4, "Mul")))  # x * 1 is x: openWakeWord's arithmetic, exactly
+    body += emit(1, 2, _msg((1, "stream_mel_scaled"), (1, OFFSET), (2, mel_input),
                             (4, "Add")))
     constants: dict[str, npt.NDArray[Any]] = {
         "stream_mel_shape": np.array([1, 1, MEL_ROWS_PER_FRAME, MEL_BANDS], np.int64),
-        "stream_ten": np.array(10, np.float32), "stream_two": np.array(2, np.float32)}
-    inits = b"".join(emit(5, 2, v) for n, _, v in fields(graph) if n == 5)
-    inits += b"".join(emit(5, 2, _tensor(k, v)) for k, v in constants.items())
+        "stream_ten": np.array(10, np.float32)}
+    inits = [p for n, _, v in fields(graph) if n == 5 for p in _parts(5, v)]
+    inits += [emit(5, 2, _tensor(k, v)) for k, v in constants.items()]
     return body, inits, audio
 
 
 def streaming_model(embedding: bytes, melspec: bytes, audio_samples: int) -> StreamingModel:
-    """openWakeWord's embedding model (an ONNX file's bytes), rewritten to stream; and the
-    same after its melspectrogram model (``audio_samples`` per frame)."""
+    """openWakeWord's embedding model (an ONNX file's bytes), rewritten to stream, after its
+    melspectrogram model (``audio_samples`` per frame)."""
     model, graph = _graph(embedding)
     nodes = _nodes(graph)
     if len(nodes) < 3 or nodes[0].op != "Reshape" or nodes[-1].op != "Reshape":
@@ -277,19 +288,17 @@ def streaming_model(embedding: bytes, melspec: bytes, audio_samples: int) -> Str
     body, contexts = _layers(nodes, _initializers(graph))
     mel_input = nodes[0].outputs[0]
     tail = {"stream_tail_start": [-2], "stream_tail_end": [2**62], "stream_tail_axis": [2]}
-    inits = b"".join(emit(5, 2, v) for n, _, v in fields(graph) if n == 5)
-    inits += b"".join(emit(5, 2, _tensor(k, np.array(v, np.int64))) for k, v in tail.items())
+    inits = [p for n, _, v in fields(graph) if n == 5 for p in _parts(5, v)]
+    inits += [emit(5, 2, _tensor(k, np.array(v, np.int64))) for k, v in tail.items()]
     outputs: list[tuple[str, tuple[int, ...] | None]] = [(nodes[-1].outputs[0], None)]
     outputs += [(f"{name}_out", shape) for name, shape in contexts]
-    ios = b"".join(emit(11, 2, _value_info(n, s)) for n, s in contexts) + \
-        b"".join(emit(12, 2, _value_info(n, s)) for n, s in outputs)
-
-    def save(graph_body: bytes, first_input: bytes) -> bytes:
-        new = graph_body + emit(2, 2, b"streaming") + emit(11, 2, first_input) + ios
-        return b"".join(emit(n, w, new if n == 7 else v) for n, w, v in model)
-
     front, front_inits, audio = _front(melspec, mel_input)
-    return StreamingModel(
-        save(body + inits, _value_info(mel_input, (1, 1, MEL_ROWS_PER_FRAME, MEL_BANDS))),
-        save(front + body + front_inits + inits, _value_info(audio, (1, audio_samples))),
-        mel_input, audio, tuple(contexts))
+    inputs: list[tuple[str, tuple[int, ...]]] = [(audio, (1, audio_samples)), (SCALE, ()),
+                                                 (OFFSET, ()), *contexts]
+    new = [front, body, *front_inits, *inits, emit(2, 2, b"streaming"),
+           *(emit(11, 2, _value_info(n, s)) for n, s in inputs),
+           *(emit(12, 2, _value_info(n, s)) for n, s in outputs)]
+    size = sum(len(part) for part in new)
+    out = b"".join(part for n, w, v in model for part in (
+        [_enc_varint(7 << 3 | 2), _enc_varint(size), *new] if n == 7 else [emit(n, w, v)]))
+    return StreamingModel(out, audio, tuple(contexts))
