@@ -59,6 +59,7 @@ FEATURES = 1 | API_AUDIO | (1 << 3) | (1 << 4) | (1 << 5)  # voice, API audio, t
 MEDIA_FEATURES = (1 << 0) | (1 << 2) | (1 << 3) | (1 << 9) | (1 << 10) | (1 << 12) \
     | (1 << 14) | (1 << 20)  # pause, volume set/mute/step, play media, stop, play, announce
 VOLUME_STEP = 5
+ANNOUNCE_FETCH_S = 10.0  # to fetch an announcement's sound
 COMMANDS = (pb.SwitchCommandRequest, pb.SelectCommandRequest, pb.NumberCommandRequest,
             pb.MediaPlayerCommandRequest)
 MS = pb.MediaPlayerState
@@ -285,8 +286,7 @@ class Satellite:
 
     async def _sound(self, url: str) -> Sound | None:
         try:
-            body = await asyncio.to_thread(media.fetch, url, 10.0)
-            return await asyncio.to_thread(media.decode, body, media.SOUND_RATE_HZ)
+            return await asyncio.to_thread(media.fetch_sound, url, ANNOUNCE_FETCH_S)
         except media.MediaError as err:
             _LOGGER.warning("%s", err)
             return None

@@ -51,6 +51,12 @@ def fetch(url: str, timeout_s: float, max_bytes: int = MAX_BYTES) -> bytes:
     return body
 
 
+def fetch_sound(url: str, timeout_s: float) -> Sound:
+    """The sound at ``url``, fetched and decoded at :data:`SOUND_RATE_HZ` (blocking: one thread
+    hop for both)."""
+    return decode(fetch(url, timeout_s), SOUND_RATE_HZ)
+
+
 def decode(data: bytes | str, rate_hz: int) -> Sound:
     """Decode a whole sound (bytes, or a URL PyAV opens itself) to mono 16-bit at ``rate_hz``."""
     chunks = list(decode_stream(data, rate_hz))

@@ -249,8 +249,7 @@ class HaRun:
         """The answer's audio; None (its text is spoken here instead) if it cannot be had."""
         timeout_s = self.voice.settings.ha_answer_timeout_s
         try:
-            body = await asyncio.to_thread(media.fetch, url, timeout_s)
-            return await asyncio.to_thread(media.decode, body, media.SOUND_RATE_HZ)
+            return await asyncio.to_thread(media.fetch_sound, url, timeout_s)
         except media.MediaError as err:
             _LOGGER.warning("%s; saying Home Assistant's answer with the local voice", err)
             return None

@@ -35,7 +35,7 @@ from appliance.stt import Transcriber
 from tests.conftest import SPEAKER_RATE_HZ, PulseDevices, Voices, judge_settings
 from tests.core.daemon_proc import DaemonProcess
 
-from .conftest import KEY, OTHER_KEY
+from .conftest import KEY, OTHER_KEY, wait_until
 from .media_kit import served, tone
 
 pytestmark = [pytest.mark.audio, pytest.mark.models]
@@ -166,12 +166,6 @@ def has_tone(heard: Int16Array, freq_hz: float) -> bool:
     return bool(abs(peak - freq_hz) < 20)
 
 
-async def until(condition: Any, timeout_s: float = 20) -> None:
-    async with asyncio.timeout(timeout_s):
-        while not condition():  # noqa: ASYNC110 (state other callbacks set)
-            await asyncio.sleep(0.05)
-
-
 def events(client: APIClient, url: str) -> None:
     for kind, data in (
         (VoiceAssistantEventType.VOICE_ASSISTANT_RUN_START, {}),
@@ -205,7 +199,7 @@ async def test_a_voice_session_through_home_assistant_is_heard_on_the_speaker(
             await asyncio.sleep(0.3)
         finally:
             heard = speaker.stop()
-        await until(lambda: ha.finished == [True])
+        await wait_until(lambda: ha.finished == [True], 20)
     audio = np.frombuffer(bytes(ha.audio), dtype="<i2")
     said = Transcriber(judge_settings()).transcribe(audio).text.lower()
     assert "kitchen" in said, said
@@ -237,12 +231,12 @@ async def test_announcement_timer_mute_and_volume_from_home_assistant(
         await asyncio.to_thread(proc.wait_for, "ringing: timer ha-t1", mark, 20)
         ha.client.switch_command(MUTE, True)
         await asyncio.to_thread(proc.wait_for, "-> muted", mark, 20)
-        await until(lambda: MUTE in ha.states and ha.states[MUTE].state is True)
+        await wait_until(lambda: MUTE in ha.states and ha.states[MUTE].state is True, 20)
         ha.client.switch_command(MUTE, False)
         await asyncio.to_thread(proc.wait_for, "muted -> idle", mark, 20)
         proc_stop = proc.mark()
         ha.client.media_player_command(MEDIA_PLAYER, volume=0.55)
-        await until(lambda: ha.states[MEDIA_PLAYER].volume == pytest.approx(0.55))
+        await wait_until(lambda: ha.states[MEDIA_PLAYER].volume == pytest.approx(0.55), 20)
         assert not [line for line in proc.since(proc_stop) if "ERROR" in line]
 
 
