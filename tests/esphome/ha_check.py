@@ -165,6 +165,12 @@ async def main(host: str, port: int, key: str, media_url: str | None) -> None:
             await wait_for("assist_satellite entity", lambda: any(
                 e.startswith("assist_satellite.") and hass.states.get(e) is not None
                 for e in made(hass, entry)["entities"]))
+            # the device's states come after its entities (it sends them once Home Assistant
+            # subscribes): the ones a person would look at first, known before they are shown
+            await wait_for("states of the switch, select and number", lambda: all(
+                v["state"] not in (None, "unknown")
+                for e, v in made(hass, entry)["entities"].items()
+                if e.split(".")[0] in {"switch", "select", "number"}))
             say("added", title=entry.title, unique_id=entry.unique_id, **made(hass, entry))
             if media_url:
                 await announce_and_mute(hass, entry, media_url)
