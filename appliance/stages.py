@@ -21,6 +21,7 @@ import numpy as np
 
 from appliance.audio.format import Int16Array
 from appliance.controller import Recognition
+from appliance.models import return_large_buffers
 from appliance.stt import Transcript
 
 if TYPE_CHECKING:
@@ -178,6 +179,7 @@ async def build_stages(settings: Settings, sink: AudioSink, *, previous: Stages 
     from appliance.vad import SileroVad
     from appliance.wake import WakeWord
 
+    return_large_buffers()  # (before the loads: what they free goes back to the system)
     rebuilt = stages_to_rebuild(changed)
 
     def fresh(stage: str) -> bool:
