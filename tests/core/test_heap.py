@@ -1,0 +1,47 @@
+"""The allocator setting the daemon loads its models under: large buffers go back to the system
+when freed, instead of staying resident in the heap after the parallel loads."""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import platform
+
+import pytest
+
+from appliance.models import MMAP_THRESHOLD_BYTES, return_large_buffers
+
+pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's malloc only")
+
+
+class _MallInfo2(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks",
+        "fordblks", "keepcost")]
+
+
+def _libc() -> ctypes.CDLL:
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.malloc.restype = ctypes.c_void_p
+    libc.malloc.argtypes = [ctypes.c_size_t]
+    libc.free.argtypes = [ctypes.c_void_p]
+    libc.mallinfo2.restype = _MallInfo2
+    return libc
+
+
+def test_a_large_buffer_freed_after_a_larger_one_is_still_given_back() -> None:
+    assert return_large_buffers()
+    libc = _libc()
+    # glibc's own behaviour without the setting: freeing this raises the threshold past 1 MiB
+    big = libc.malloc(8 * 1024 * 1024)
+    assert big
+    libc.free(big)
+    mapped = libc.mallinfo2().hblks
+    buffer = libc.malloc(4 * MMAP_THRESHOLD_BYTES)
+    assert buffer
+    try:
+        # its own mapping (unmapped when freed), not a piece of the heap that stays resident
+        assert libc.mallinfo2().hblks == mapped + 1
+    finally:
+        libc.free(buffer)
+    assert libc.mallinfo2().hblks == mapped
