@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from appliance import __version__
 from appliance.backoff import Backoff
 from appliance.errors import ApplianceError
+from appliance.esphome.chosen import ChosenMode
 from appliance.esphome.device import Identity, Satellite
 from appliance.esphome.settings import resolve_name
 from appliance.esphome.voice import HaVoice
@@ -74,7 +75,7 @@ async def run_esphome(settings: Settings, pipeline: Pipeline) -> None:
         return
     from appliance.esphome.server import ApiServer  # (its imports only when it is on)
 
-    voice = HaVoice(cfg)
+    voice = HaVoice(cfg, ChosenMode(Path(settings.skills.state_dir), cfg.mode))
     me = identity(settings)
     satellite = Satellite(pipeline, voice, me)
     pipeline.remote = voice

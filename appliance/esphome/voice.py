@@ -21,6 +21,7 @@ from google.protobuf.message import Message
 
 from appliance.controller import Sound
 from appliance.esphome import media
+from appliance.esphome.chosen import ChosenMode
 from appliance.esphome.messages import pb
 from appliance.esphome.settings import EsphomeSettings
 from appliance.remote import NotAnswered, RemoteAnswer, RemoteRun
@@ -62,9 +63,10 @@ class _Progress:
 class HaVoice:
     """The :class:`~appliance.remote.RemoteAssist` of the ESPHome service (one per daemon)."""
 
-    def __init__(self, settings: EsphomeSettings) -> None:
+    def __init__(self, settings: EsphomeSettings, chosen: ChosenMode | None = None) -> None:
         self.settings = settings
-        self.mode = settings.mode
+        self.chosen = chosen or ChosenMode(None, settings.mode)
+        self.mode = self.chosen.load()  # (the last choice made in Home Assistant, if any)
         self.subscriber: Sender | None = None
         self.run: HaRun | None = None
         self.outage_said = False
@@ -100,6 +102,7 @@ class HaVoice:
             _LOGGER.info("turns are now answered by %s", "Home Assistant"
                          if mode == "home-assistant" else "the speaker itself")
             self.mode = mode
+            self.chosen.save(mode)
             if self.on_mode is not None:
                 self.on_mode(mode)
 

@@ -19,6 +19,7 @@ import pytest
 from google.protobuf.message import Message
 
 from appliance.controller import Recognition, Reply
+from appliance.esphome.chosen import ChosenMode
 from appliance.esphome.device import (
     ANSWERED_BY,
     HEARD,
@@ -85,15 +86,15 @@ class Local:
         return Reply(f"Local answer to {recognition.name}.")
 
 
-def make(mode: str = "home-assistant", **esphome: Any) -> tuple[Pipeline, Fakes, Satellite,
-                                                                  Local]:
+def make(mode: str = "home-assistant", chosen: ChosenMode | None = None,
+         **esphome: Any) -> tuple[Pipeline, Fakes, Satellite, Local]:
     base = fake_settings(thinking_timeout_s=5, speaking_timeout_s=5)
     settings = replace(base, listen=replace(base.listen, chime=False),
                        esphome=replace(base.esphome, enabled=True, mode=mode,
                                        ha_start_timeout_s=0.3, ha_answer_timeout_s=2.0,
                                        **esphome))
     pipeline, fakes = fake_pipeline(settings=settings)
-    voice = HaVoice(settings.esphome)
+    voice = HaVoice(settings.esphome, chosen)
     pipeline.remote = voice
     local = Local()
     pipeline.add_intent_handler(local)
