@@ -154,8 +154,10 @@ class Turn:
         (``listen.answer_early``), the turn stops listening as soon as that is known, without
         waiting for the rest of ``end_silence_s``.
         """
-        if (self._early is not None and not self._early.done()) or self._remote is not None:
+        if self._remote is not None:
             return  # (a turn Home Assistant answers is transcribed there)
+        # one still on an earlier pause's audio is dropped (cancelled while it waits its turn
+        # in the transcriber's thread): this pause's starts as soon as that thread is free
         self._discard_early()
         self._early = asyncio.ensure_future(self._transcribe(self.audio()))
         self._early_speech_s = self.endpointer.speech_s
@@ -188,6 +190,7 @@ class Turn:
 
     def _discard_early(self) -> None:
         if self._early is not None:
+            self._early.cancel()  # (not started: never runs; running: its result is dropped)
             self._early.add_done_callback(_consume)
             self._early = None
 

@@ -332,6 +332,34 @@ async def test_words_said_after_the_pause_are_waited_for() -> None:
     assert [e.text for e in of(TranscriptReady, events)] == ["turn it up to seven"]
 
 
+async def test_a_pause_while_an_earlier_pause_is_transcribed_gets_its_own_transcript() -> None:
+    """The transcriber still busy with a first pause's words when the user goes on and stops:
+    the last pause is transcribed once it is free, and a whole command is answered then,
+    without the rest of the end-of-speech silence (the microphone gives no more)."""
+    closed = FakeChooser(whole=("what time is it",))
+    stt = FakeStt("what time", "what time is it")
+    pipeline, fakes = fake_pipeline(Fakes(stt=stt, closed=closed), QUIET)
+    pipeline.add_intent_handler(Answers())
+    assert pipeline.settings.listen.end_silence_s > 0.16
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            stt.gate.clear()  # the first pause's transcript takes its time
+            mic.say(wake_frames())
+            mic.say(speech_frames(0.5))
+            mic.say(silence(0.16))  # a pause: the first early transcript starts ("what time")
+            mic.say(speech_frames(0.3))
+            mic.say(silence(0.16))  # the end, shorter than end_silence_s
+            await asyncio.sleep(0.2)
+            stt.gate.set()
+            events = await next_state(sub, State.IDLE, 5)
+    assert heard_until(events) == ["complete"]
+    assert closed.judged == ["what time is it"]  # (the first pause's words: dropped, not judged)
+    first, last = fakes.stt.calls
+    assert last.speech_frames > first.speech_frames
+    assert [e.text for e in of(TranscriptReady, events)] == ["what time is it"]
+    assert fakes.player.spoken == ["Answer to GetTime."]
+
+
 async def test_answering_early_can_be_turned_off() -> None:
     settings = replace(QUIET, listen=replace(QUIET.listen, answer_early=False))
     closed = FakeChooser(whole=("what time is it",))
