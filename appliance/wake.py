@@ -3,7 +3,8 @@
 Three engines run the same openWakeWord models: ``onnx`` (the default: our own streaming
 features on onnxruntime, which Piper and the VAD load anyway; one thread), ``pyopen-wakeword`` (a
 bundled TFLite runtime) and ``openwakeword`` (the reference library; imports scipy and
-scikit-learn). :class:`WakeDecider` is the pure decision: per-model thresholds, consecutive frames
+scikit-learn). ``micro`` runs microWakeWord's own models instead (:mod:`appliance.wake_micro`).
+:class:`WakeDecider` is the pure decision: per-model thresholds, consecutive frames
 and a refractory period, on audio-stream time (no clock).
 """
 
@@ -36,6 +37,7 @@ from appliance.models import (
     package_dir,
 )
 from appliance.settings import WakeModelSettings, WakeSettings
+from appliance.wake_micro import MicroWakeEngine, micro_model_info
 from appliance.wake_stream import (
     MEL_ROWS_PER_FRAME,
     OFFSET,
@@ -402,7 +404,7 @@ class WakeWord:
     def __init__(self, settings: WakeSettings) -> None:
         engines: dict[str, Callable[[Sequence[WakeModelSettings]], WakeEngine]] = {
             "onnx": OnnxWakeEngine, "pyopen-wakeword": PyOpenWakeWordEngine,
-            "openwakeword": OpenWakeWordEngine}
+            "openwakeword": OpenWakeWordEngine, "micro": MicroWakeEngine}
         self.engine = engines[settings.engine](settings.models)
         thresholds = {model_name(m.model): m.threshold for m in settings.models}
         self.decider = WakeDecider(thresholds, settings.trigger_frames, settings.refractory_s)
@@ -446,6 +448,8 @@ class WakeWord:
 
 def wake_model_info(settings: WakeSettings) -> list[ModelInfo]:
     """Where each wake model is and its licence (for doctor and the README)."""
+    if settings.engine == "micro":
+        return micro_model_info(settings.models)
     if settings.engine == "onnx":
         mdir = npm_models.installed_dir()
         return [ModelInfo(_onnx_model_path(m.model, mdir, f"wake.models[{i}].model"),
