@@ -10,9 +10,11 @@ Every failure names the setting, what was looked for and how to fix it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import shutil
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,29 +210,44 @@ def onnx_session(path: Path, setting: str, fix: str, *, threads: int = 1,
                          fix=fix) from err
 
 
-# glibc's mallopt parameter, and the value its malloc starts with (128 KiB)
-_M_MMAP_THRESHOLD = -3
+# glibc's mallopt parameters; the mmap threshold its malloc starts with, and the largest ones
+# it grows them to by itself (64-bit), which large buffers are fastest with
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD_BYTES = 128 * 1024
+_GROWN_MMAP_BYTES, _GROWN_TRIM_BYTES = 32 * 1024 * 1024, 64 * 1024 * 1024
 
 
-def return_large_buffers() -> bool:
-    """Keep glibc's malloc giving every buffer of 128 KiB or more back to the system when freed.
+@contextlib.contextmanager
+def loading_allocator() -> Iterator[bool]:
+    """While the models load, glibc's malloc gives every buffer of 128 KiB or more back to the
+    system when it is freed; after, large buffers stay in the heap as glibc itself lets them.
 
-    By default glibc raises that threshold each time such a buffer is freed (up to 32 MiB), so
-    the model files' buffers read and freed while the models load in parallel threads are
-    later allocated again from the heap, where what is freed stays resident: 395 MB peak with
-    every model loaded on this machine, 354 MB with the threshold held (``appliance bench``).
-    Called before the models load; False where the C library is not glibc (nothing to hold).
+    By default glibc raises its mmap threshold each time such a buffer is freed (to 32 MiB at
+    most), so the model files' buffers read and freed while the models load in parallel threads
+    are allocated again from the heap, where what is freed stays resident: 395 MB peak with
+    every model loaded on this machine, 354 MB with the threshold held. Held for good it would
+    cost Whisper twice its time (0.12 -> 0.19-0.27 s for a 2.4 s command: every large buffer
+    a fresh mapping), so afterwards the thresholds are those glibc grows to by itself.
+    Yields False where the C library is not glibc (nothing to hold).
     """
+    mallopt = _mallopt()
+    held = mallopt is not None and bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+    try:
+        yield held
+    finally:
+        if held and mallopt is not None:
+            mallopt(_M_MMAP_THRESHOLD, _GROWN_MMAP_BYTES)
+            mallopt(_M_TRIM_THRESHOLD, _GROWN_TRIM_BYTES)
+
+
+def _mallopt() -> Any:
     import ctypes
     import ctypes.util
 
-    name = ctypes.util.find_library("c")
     try:
-        libc = ctypes.CDLL(name)
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
     except (OSError, AttributeError, TypeError):
-        return False
+        return None
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
-    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+    return mallopt

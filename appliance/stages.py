@@ -21,7 +21,7 @@ import numpy as np
 
 from appliance.audio.format import Int16Array
 from appliance.controller import Recognition
-from appliance.models import return_large_buffers
+from appliance.models import loading_allocator
 from appliance.stt import Transcript
 
 if TYPE_CHECKING:
@@ -179,18 +179,18 @@ async def build_stages(settings: Settings, sink: AudioSink, *, previous: Stages 
     from appliance.vad import SileroVad
     from appliance.wake import WakeWord
 
-    return_large_buffers()  # (before the loads: what they free goes back to the system)
     rebuilt = stages_to_rebuild(changed)
 
     def fresh(stage: str) -> bool:
         return previous is None or stage in rebuilt
 
-    wake, stt, tts, vad = await asyncio.gather(
-        _load(fresh("wake"), lambda: WakeWord(settings.wake)),
-        _load(fresh("stt"), lambda: Transcriber(settings.stt)),
-        _load(fresh("tts"), lambda: Synthesizer(settings.tts)),
-        _load(previous is None, SileroVad),
-    )
+    with loading_allocator():  # (what the loads free goes back to the system)
+        wake, stt, tts, vad = await asyncio.gather(
+            _load(fresh("wake"), lambda: WakeWord(settings.wake)),
+            _load(fresh("stt"), lambda: Transcriber(settings.stt)),
+            _load(fresh("tts"), lambda: Synthesizer(settings.tts)),
+            _load(previous is None, SileroVad),
+        )
     await warm_up(stt, tts)
     out = settings.audio.output
     player: Player | None = None if tts is None else Speaker(
