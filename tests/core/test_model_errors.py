@@ -35,12 +35,15 @@ def appliance(*args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=300)
 
 
-def assert_one_error(result: subprocess.CompletedProcess[str], start: str, says: str) -> None:
+def assert_one_error(result: subprocess.CompletedProcess[str], start: str,
+                     says: str | tuple[str, ...]) -> None:
+    """``says``: what the line says (or one of them)."""
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2, result.stderr
     assert len(lines) == 2, result.stderr
     assert lines[0].startswith(f"appliance: error [model_unavailable]: {start}"), lines[0]
-    assert says in lines[0], lines[0]
+    assert any(part in lines[0] for part in ((says,) if isinstance(says, str) else says)), \
+        lines[0]
     assert lines[1].startswith("  fix: ") and len(lines[1]) > 20, lines[1]
 
 
@@ -116,7 +119,10 @@ def test_a_broken_voice_is_one_error_line(case: str, tmp_path: Path) -> None:
 
 ONNX_WAKE = npm_models.installed_dir()
 # Each wake case: (engine, what to build in the folder -> the model path, what the error says).
-WAKE_MODELS: dict[str, tuple[str, Callable[[Path], Path], str]] = {
+# A cut TFLite file is read past its end by the runtime: it fails to load, or (seen once in
+# the whole suite) loads as a model with an empty input; either way one error line.
+CUT_TFLITE = ("TFLite cannot read it", "it reads [[]], not one window of embeddings")
+WAKE_MODELS: dict[str, tuple[str, Callable[[Path], Path], str | tuple[str, ...]]] = {
     "onnx: random bytes": ("onnx", lambda d: garbage(d / "w.onnx"),
                            "is not a loadable ONNX model: Protobuf parsing failed"),
     "onnx: truncated": ("onnx", lambda d: cut(ONNX_WAKE / "alexa_v0.1.onnx", d / "w.onnx", 99_000),
@@ -140,14 +146,14 @@ WAKE_MODELS: dict[str, tuple[str, Callable[[Path], Path], str]] = {
         "it is not a TFLite file"),
     "pyopen-wakeword: truncated": (  # pyopen-wakeword itself crashes the process on this one
         "pyopen-wakeword", lambda d: cut(PYOPEN_MODELS / "alexa.tflite", d / "w.tflite", 20_000),
-        "TFLite cannot read it"),
+        CUT_TFLITE),
     "pyopen-wakeword: the melspectrogram": (
         "pyopen-wakeword",
         lambda d: linked(PYOPEN_MODELS / "melspectrogram.tflite", d / "w.tflite"),
         "it reads [[1, 1]], not one window of embeddings"),
     "openwakeword: truncated": (  # so does the reference library's TFLite runtime
         "openwakeword", lambda d: cut(OWW_MODELS / "alexa_v0.1.tflite", d / "w.tflite", 20_000),
-        "TFLite cannot read it"),
+        CUT_TFLITE),
     "openwakeword: the embedding model": (
         "openwakeword", lambda d: linked(OWW_MODELS / "embedding_model.tflite", d / "w.tflite"),
         "not one window of embeddings [1, N, 96]"),
