@@ -20,9 +20,8 @@ from appliance.settings import ListenSettings
 
 WINDOW = 512  # samples the model scores at a time (32 ms at 16 kHz)
 CONTEXT = 64  # samples of the previous window it also sees
-# A pause this long after speech (one frame of silence) starts an early transcription,
-# discarded if speech resumes; a whole command in it is answered without the rest of the wait.
-EARLY_PAUSE_S = 0.08
+# A pause this long after speech starts an early transcription (discarded if speech resumes).
+EARLY_PAUSE_S = 0.16
 _FIX = "reinstall faster-whisper (pip install --force-reinstall faster-whisper)"
 
 
