@@ -45,7 +45,7 @@ from appliance.remote import NotAnswered, RemoteAssist, RemoteRun
 from appliance.settings import Settings
 from appliance.stages import Stages
 from appliance.stt import Transcript
-from appliance.vad import Endpoint, Endpointer
+from appliance.vad import ANSWER_PAUSE_S, Endpoint, Endpointer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -104,6 +104,7 @@ class Turn:
         self._early: asyncio.Future[Transcript] | None = None
         self._early_speech_s = -1.0
         self._judging: asyncio.Future[bool] | None = None
+        self._whole: asyncio.Future[Transcript] | None = None  # judged a whole command
         self._ended = False
         self._remote: RemoteRun | None = None
         if self.listening:
@@ -133,6 +134,8 @@ class Turn:
             self._transcribe_early()
         elif outcome is not Endpoint.CONTINUE:
             self._stop_listening(outcome)
+        elif self._whole is not None:
+            self._answer_if_paused_long_enough(self._whole)
 
     def _stop_listening(self, outcome: Endpoint) -> None:
         self.listening = False
@@ -151,8 +154,10 @@ class Turn:
         """The user paused: start transcribing now; kept only if they say nothing more.
 
         If what they said so far is a whole command that cannot go on to mean more
-        (``listen.answer_early``), the turn stops listening as soon as that is known, without
-        waiting for the rest of ``end_silence_s``.
+        (``listen.answer_early``), the turn stops listening as soon as that is known and the
+        silence has lasted ``ANSWER_PAUSE_S``, without waiting for the rest of
+        ``end_silence_s``. (The transcription starts after one frame of silence, so that it is
+        mostly done by then; a gap between two words is often that long.)
         """
         if self._remote is not None:
             return  # (a turn Home Assistant answers is transcribed there)
@@ -184,8 +189,18 @@ class Turn:
         if judged.cancelled() or judged.exception() is not None:
             return  # the end-of-speech silence decides, as without this
         if judged.result() and self._still_paused(early):
+            self._whole = early
+            self._answer_if_paused_long_enough(early)
+
+    def _answer_if_paused_long_enough(self, whole: asyncio.Future[Transcript]) -> None:
+        """``whole`` was judged a whole command: answer once the silence after it is long
+        enough to be the end of it (not a gap between words); drop it if speech resumed."""
+        if not self._still_paused(whole):
+            self._whole = None
+        elif self.endpointer.silence_s >= ANSWER_PAUSE_S - 1e-9:
             _LOGGER.debug("a whole command after %.2fs of silence: answering now",
                           self.endpointer.silence_s)
+            self._whole = None
             self._stop_listening(Endpoint.COMPLETE)
 
     def _discard_early(self) -> None:

@@ -20,8 +20,12 @@ from appliance.settings import ListenSettings
 
 WINDOW = 512  # samples the model scores at a time (32 ms at 16 kHz)
 CONTEXT = 64  # samples of the previous window it also sees
-# A pause this long after speech starts an early transcription (discarded if speech resumes).
-EARLY_PAUSE_S = 0.16
+# A pause this long after speech starts an early transcription (discarded if speech resumes):
+# one frame, so that the transcript is ready soon after ANSWER_PAUSE_S.
+EARLY_PAUSE_S = 0.08
+# The least silence after which a whole command is answered (the turn's decision): a gap
+# between words is often one frame long, seldom two.
+ANSWER_PAUSE_S = 0.16
 _FIX = "reinstall faster-whisper (pip install --force-reinstall faster-whisper)"
 
 

@@ -228,9 +228,11 @@ class FakeChooser:
         self.whole = whole
         self.scored: list[list[float] | None] = []
         self.judged: list[str] = []
+        self.asked = threading.Event()  # set once it has judged a transcript
 
     def is_whole_command(self, transcript: str) -> bool:
         self.judged.append(transcript)
+        self.asked.set()
         return transcript in self.whole
 
     def choose(self, transcript: str, scorer: SentenceScorer) -> Choice | None:

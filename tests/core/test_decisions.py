@@ -25,11 +25,10 @@ def feed(ep: Endpointer, probs: list[float]) -> list[Endpoint]:
 def test_speech_then_silence_ends_after_end_silence() -> None:
     out = feed(listen(), [0.9] * 5 + [0.1] * 5)
     assert out[:5] == [Endpoint.CONTINUE] * 5
-    assert out[5] is Endpoint.CONTINUE
-    assert out[6] is Endpoint.PAUSE  # 2 frames = EARLY_PAUSE_S of silence
-    assert out[7:9] == [Endpoint.CONTINUE] * 2
+    assert out[5] is Endpoint.PAUSE  # 1 frame = EARLY_PAUSE_S of silence
+    assert out[6:9] == [Endpoint.CONTINUE] * 3
     assert out[9] is Endpoint.SPEECH_END  # 5 frames = 0.4 s of silence
-    assert pytest.approx(2 * F) == EARLY_PAUSE_S
+    assert pytest.approx(F) == EARLY_PAUSE_S
 
 
 def test_a_pause_shorter_than_end_silence_does_not_end_and_pauses_again() -> None:

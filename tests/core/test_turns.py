@@ -18,7 +18,7 @@ from typing import TypeVar
 import pytest
 
 from appliance.clock import FakeClock
-from appliance.controller import Recognition, Reply
+from appliance.controller import NOT_UNDERSTOOD, Recognition, Reply
 from appliance.errors import AudioDeviceError
 from appliance.events import (
     ErrorRaised,
@@ -35,6 +35,7 @@ from appliance.events import (
 from appliance.events import StateChanged as StateChangedEvent
 from appliance.pipeline import Pipeline
 from appliance.turn import TOO_LONG
+from appliance.vad import ANSWER_PAUSE_S, EARLY_PAUSE_S
 from tests.scripted import ScriptedMic, next_state, states
 
 from .fakes import (
@@ -358,6 +359,31 @@ async def test_a_pause_while_an_earlier_pause_is_transcribed_gets_its_own_transc
     assert last.speech_frames > first.speech_frames
     assert [e.text for e in of(TranscriptReady, events)] == ["what time is it"]
     assert fakes.player.spoken == ["Answer to GetTime."]
+
+
+async def test_a_whole_command_is_not_answered_in_a_gap_between_words() -> None:
+    """The early transcript starts after one frame of silence and may be judged whole while
+    the silence is that short: the turn answers only after ANSWER_PAUSE_S, and the words said
+    after the gap are part of the command."""
+    closed = FakeChooser(whole=("what time is it",))
+    stt = FakeStt("what time is it", "what time is it in tokyo")
+    pipeline, fakes = fake_pipeline(Fakes(stt=stt, closed=closed), QUIET)
+    pipeline.add_intent_handler(Answers())
+    assert EARLY_PAUSE_S < ANSWER_PAUSE_S
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            mic.say(wake_frames())
+            mic.say(speech_frames(0.5))
+            mic.say(silence(EARLY_PAUSE_S))  # a gap: the early transcript starts
+            assert await asyncio.to_thread(closed.asked.wait, 5)  # judged while it lasts,
+            await asyncio.sleep(0.1)  # and the verdict has reached the turn
+            mic.say(speech_frames(0.4))  # and the user goes on
+            mic.say(silence(0.6))
+            events = await next_state(sub, State.IDLE, 5)
+    assert closed.judged[0] == "what time is it"
+    assert heard_until(events) == ["speech-end"]
+    assert [e.text for e in of(TranscriptReady, events)] == ["what time is it in tokyo"]
+    assert fakes.player.spoken == [NOT_UNDERSTOOD]  # (the fake intents know no Tokyo)
 
 
 async def test_answering_early_can_be_turned_off() -> None:
