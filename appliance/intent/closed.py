@@ -289,6 +289,10 @@ def choose(transcript: str, candidates: Sequence[Candidate], *, recognize: Any,
     return Choice(recognition, " ".join(cand.words), round(max(0.0, penalty), 3))
 
 
+# The last words of a request: "set a timer for ten minutes, please" is not going on.
+_CLOSING = re.compile(r"\b(please|thanks|thank you)\W*$", re.IGNORECASE)
+
+
 class ClosedVocabulary:
     """The closed-vocabulary step of one intent engine (built with it, in its loading thread)."""
 
@@ -319,12 +323,15 @@ class ClosedVocabulary:
                       scorer=scorer, max_penalty=self.max_penalty)
 
     def is_whole_command(self, transcript: str) -> bool:
-        """Understood as it is, and no command starts with these words and means more."""
+        """Understood as it is, and no command starts with these words and means more (or it
+        ends with "please" or "thanks", as a request ends)."""
         from appliance.intent.normalize import normalize
 
         found = self.engine.recognize(transcript)
         if found is None:
             return False
+        if _CLOSING.search(transcript):
+            return True
         words = normalize(transcript, self.engine.wake_phrases).split()
         if not words:
             return False

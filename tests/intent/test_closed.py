@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import pytest
 
 from appliance.intent.closed import ClosedVocabulary, SkeletonIndex, fill, sound_key
-from appliance.intent.engine import IntentEngine
+from appliance.intent.engine import IntentEngine, make_engine
 from appliance.intent.skeletons import SPAN_WORDS, Skeleton, Slot, choice_values, skeletons
 from appliance.settings import IntentSettings, load_settings
 
@@ -25,6 +25,13 @@ def engine() -> IntentEngine:
 @pytest.fixture(scope="module")
 def closed(engine: IntentEngine) -> ClosedVocabulary:
     return ClosedVocabulary(engine, max_penalty=4.0)
+
+
+@pytest.fixture(scope="module")
+def daemons_closed() -> ClosedVocabulary:
+    """With the daemon's engine (it drops "please" and corrects words)."""
+    settings = load_settings(overrides={"intent": {"sentences_dirs": []}})
+    return ClosedVocabulary(make_engine(settings, ("hey_jarvis",)), max_penalty=4.0)
 
 
 @pytest.fixture(scope="module")
@@ -155,6 +162,18 @@ def test_the_setting_is_validated() -> None:
 def test_a_whole_command_is_one_that_cannot_go_on_to_mean_more(
         closed: ClosedVocabulary, said: str, whole: bool) -> None:
     assert closed.is_whole_command(said) is whole
+
+
+@pytest.mark.parametrize(("said", "whole"), [
+    ("Set a timer for ten minutes, please.", True),  # a request ends with "please"
+    ("Turn the volume down, thanks.", True),
+    ("Cancel the timer, thank you.", True),
+    ("Please set a timer for 10 minutes.", False),  # ... "for the pasta"
+    ("The garden looks lovely, thank you.", False),  # polite, but not understood
+])
+def test_a_command_that_ends_with_please_or_thanks_is_whole(
+        daemons_closed: ClosedVocabulary, said: str, whole: bool) -> None:
+    assert daemons_closed.is_whole_command(said) is whole
 
 
 def test_an_amount_holds_only_the_words_an_amount_can_hold(index: SkeletonIndex) -> None:
