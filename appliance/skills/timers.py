@@ -90,7 +90,7 @@ class TimerSkill:
         if not chosen:
             return Reply("I couldn't find that timer.")
         if intent == "TimerStatus":
-            return self.status(chosen)
+            return self.status(chosen, only=len(timers) == 1)
         if len(chosen) > 1 and not specific and ask:
             return self._ask(intent, chosen, slots)
         if intent == "TimerAddTime":
@@ -140,7 +140,11 @@ class TimerSkill:
         return Reply(unless_saved(
             f"Added {duration_words(seconds)}. {_capital(join_words(left))}.", saved, UNDONE))
 
-    def status(self, timers: list[Timer]) -> Reply:
+    def status(self, timers: list[Timer], *, only: bool = False) -> Reply:
+        """``only``: the one timer there is, so what is left is the whole answer (and the
+        first thing heard)."""
         now = self.book.now()
+        if only:
+            return Reply(f"{_capital(duration_words(timers[0].left_s(now)))} left.")
         left = [f"{timer_label(t)} has {duration_words(t.left_s(now))} left" for t in timers]
         return Reply(f"{_capital(join_words(left))}.")

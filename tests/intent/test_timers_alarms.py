@@ -109,6 +109,18 @@ async def test_button_stop_and_ring_timeout(
         assert (await next_user_event(sub, "timer_stopped")).data["reason"] == "timeout"
 
 
+async def test_the_only_timer_s_status_is_what_is_left(
+    skills: Skills, engine: IntentEngine, clock: FakeClock
+) -> None:
+    """One timer: no need to say which (a shorter first sentence is also heard sooner)."""
+    await ask(skills, engine, "Set a pasta timer for 8 minutes")
+    clock.advance(75)
+    reply = await ask(skills, engine, "How much time is left on the timer?")
+    assert reply.text == "Six minutes and forty-five seconds left."
+    reply = await ask(skills, engine, "How much time is left on the pasta timer?")
+    assert reply.text == "Six minutes and forty-five seconds left."
+
+
 async def test_several_timers_status_add_and_which_one(
     skills: Skills, engine: IntentEngine, clock: FakeClock
 ) -> None:
