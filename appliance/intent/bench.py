@@ -1,8 +1,9 @@
 """``appliance bench intents``: accuracy of the intent engine on labelled transcripts.
 
-Three sets: ``intents`` (the first one, written with the sentences), ``paraphrases`` (written
-before the grammar work, from how people talk) and ``heldout`` (written at the same time, never
-tuned on: only its score is reported, not its mistakes).
+Four sets: ``intents`` (the first one, written with the sentences), ``paraphrases`` (written
+before the grammar work, from how people talk), ``heldout`` (written at the same time, never
+tuned on: only its score is reported, not its mistakes) and ``paraphrases2`` (a second set
+written before the later grammar work of issue 11).
 
 The labelled sets ship inside the package, in ``appliance/intent/bench_data/`` (read through
 :mod:`importlib.resources`, so an installed wheel has them too); ``--data DIR`` points elsewhere.
@@ -103,12 +104,13 @@ class Score:
 # The labelled sets: (name, file, whether its mistakes are listed). heldout is reported, never
 # tuned on: its mistakes are not printed, so nobody writes sentences from them.
 SETS = (("intents", "intents.yaml", True), ("paraphrases", "paraphrases.yaml", True),
-        ("heldout", "heldout.yaml", False))
+        ("heldout", "heldout.yaml", False), ("paraphrases2", "paraphrases2.yaml", True))
 
 
 def run_intents(settings: Settings, data_dir: Path | None = None) -> dict[str, Any]:
-    """Each labelled set's score (``intents``, ``paraphrases``, ``heldout``); a ``--data``
-    directory without a set leaves that set out (``intents.yaml`` is needed)."""
+    """Each labelled set's score (``intents``, ``paraphrases``, ``heldout``,
+    ``paraphrases2``); a ``--data`` directory without a set leaves that set out (``intents.yaml``
+    is needed)."""
     root = data_dir or DATA_DIR
     engine = bench_engine(settings)
     results: dict[str, Any] = {"fuzzy_threshold": engine.fuzzy_threshold}

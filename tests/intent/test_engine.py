@@ -276,12 +276,14 @@ def test_text_benchmark_meets_the_targets() -> None:
     assert results["slot_accuracy_percent"] >= 97.0, results["mistakes"]
 
 
-def test_text_benchmark_reports_three_sets_and_hides_heldouts_mistakes() -> None:
+def test_text_benchmark_reports_four_sets_and_hides_heldouts_mistakes() -> None:
     results = run_intents(load_settings())
-    assert {"intents", "paraphrases", "heldout"} <= set(results)
-    assert "mistakes" in results["intents"] and "mistakes" in results["paraphrases"]
+    assert {"intents", "paraphrases", "heldout", "paraphrases2"} <= set(results)
+    for listed in ("intents", "paraphrases", "paraphrases2"):
+        assert "mistakes" in results[listed], listed
     assert "mistakes" not in results["heldout"]
     assert results["heldout"]["utterances"] == 90
+    assert results["paraphrases2"]["utterances"] >= 200
 
 
 def test_text_benchmark_leaves_out_sets_a_data_dir_lacks(tmp_path: Path) -> None:
@@ -289,4 +291,4 @@ def test_text_benchmark_leaves_out_sets_a_data_dir_lacks(tmp_path: Path) -> None
         '- {text: "What time is it?", intent: GetTime}\n- {text: "Play jazz.", intent: null}\n')
     results = run_intents(load_settings(), tmp_path)
     assert results["intents"]["utterances"] == 2
-    assert "paraphrases" not in results and "heldout" not in results
+    assert not {"paraphrases", "heldout", "paraphrases2"} & set(results)

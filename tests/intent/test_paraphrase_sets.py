@@ -1,4 +1,4 @@
-"""The paraphrase sets (paraphrases, heldout, spoken) are well formed: sizes, names, slots.
+"""The paraphrase sets (paraphrases, heldout, spoken, paraphrases2) are well formed: sizes, names, slots.
 
 These check the labels only. How well the engine recognises the sentences is a benchmark
 (``appliance bench intents``), not a test: nothing here asserts accuracy.
@@ -17,7 +17,8 @@ from appliance.intent.bench import DATA_DIR, Case, load_cases
 PARAPHRASES = "paraphrases.yaml"
 HELDOUT = "heldout.yaml"
 SPOKEN = "spoken.yaml"
-SETS = (PARAPHRASES, HELDOUT, SPOKEN)
+PARAPHRASES2 = "paraphrases2.yaml"
+SETS = (PARAPHRASES, HELDOUT, SPOKEN, PARAPHRASES2)
 
 ALARM_WHEN = frozenset({"hour", "minute", "ampm", "day"})
 SLOTS: dict[str, frozenset[str]] = {
@@ -77,15 +78,17 @@ def test_each_set_starts_with_a_comment_saying_what_it_is(name: str) -> None:
 
 
 def test_the_sizes_and_out_of_domain_counts() -> None:
-    paraphrases, heldout, spoken = (cases(name) for name in SETS)
+    paraphrases, heldout, spoken, paraphrases2 = (cases(name) for name in SETS)
     assert len(paraphrases) >= 230 and out_of_domain(paraphrases) >= 60
     assert len(heldout) == 90 and out_of_domain(heldout) >= 25
     assert len(spoken) == 44 and out_of_domain(spoken) == 8
+    assert len(paraphrases2) >= 200 and out_of_domain(paraphrases2) >= 40
 
 
 def test_every_intent_is_covered() -> None:
-    per_intent = Counter(c.intent for c in cases(PARAPHRASES))
-    assert {n: per_intent[n] for n in SLOTS if per_intent[n] < 4} == {}
+    for name in (PARAPHRASES, PARAPHRASES2):
+        per_intent = Counter(c.intent for c in cases(name))
+        assert {n: per_intent[n] for n in SLOTS if per_intent[n] < 4} == {}, name
     assert set(SLOTS) <= {c.intent for c in cases(HELDOUT)}
     spoken = Counter(c.intent for c in cases(SPOKEN))
     assert len(set(spoken) - {None}) >= 16  # most intents
