@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import json
 import os
 import shutil
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,6 +211,26 @@ def onnx_session(path: Path, setting: str, fix: str, *, threads: int = 1,
     except onnx_errors() as err:
         raise ModelError(f"{setting}: {path} is not a loadable ONNX model: {onnx_reason(err)}",
                          fix=fix) from err
+
+
+def probe_tflite(script: str, path: Path, arg: Path,
+                 not_model: Callable[[str], ModelError]) -> list[Any]:
+    """What a TFLite runtime makes of the model file ``path``, tried in a child process first
+    (on a damaged file the runtime crashes the process instead of raising): ``script`` run with
+    ``arg`` prints, as its last line, a JSON list of what it found or the error's text. A file
+    that is not TFLite, a child that fails or prints no list is ``not_model(why)``."""
+    try:
+        with path.open("rb") as f:
+            if f.read(8)[4:8] != b"TFL3":
+                raise not_model("it is not a TFLite file")
+        child = subprocess.run([sys.executable, "-c", script, str(arg)],
+                               capture_output=True, text=True, timeout=120, check=False)
+        found = json.loads(child.stdout.splitlines()[-1]) if child.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as err:
+        raise not_model(f"it could not be tried: {one_line(err)}") from err
+    if not isinstance(found, list):
+        raise not_model(found or "TFLite cannot read it (damaged or cut?)")
+    return found
 
 
 # glibc's mallopt parameters; the mmap threshold its malloc starts with, and the largest ones

@@ -11,9 +11,7 @@ and a refractory period, on audio-stream time (no clock).
 from __future__ import annotations
 
 import importlib.util
-import json
 import logging
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ from appliance.models import (
     onnx_reason,
     onnx_session,
     package_dir,
+    probe_tflite,
 )
 from appliance.settings import WakeModelSettings, WakeSettings
 from appliance.wake_micro import MicroWakeEngine, micro_model_info
@@ -198,17 +197,8 @@ print(json.dumps(out))""",
 def _probe_tflite(engine: str, path: Path, setting: str) -> Path:
     """A model file of the user's is opened by the engine's TFLite runtime in a child process
     first: on a damaged file the runtime crashes the process instead of raising."""
-    try:
-        with path.open("rb") as f:
-            if f.read(8)[4:8] != b"TFL3":
-                raise _not_wake_model(path, setting, "it is not a TFLite file")
-        child = subprocess.run([sys.executable, "-c", _TFLITE_PROBES[engine], str(path)],
-                               capture_output=True, text=True, timeout=120, check=False)
-        found = json.loads(child.stdout.splitlines()[-1]) if child.returncode == 0 else None
-    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as err:
-        raise _not_wake_model(path, setting, f"it could not be tried: {one_line(err)}") from err
-    if not isinstance(found, list):
-        raise _not_wake_model(path, setting, found or "TFLite cannot read it (damaged or cut?)")
+    found = probe_tflite(_TFLITE_PROBES[engine], path, path,
+                         lambda why: _not_wake_model(path, setting, why))
     _window(found[0], found[1], path, setting)
     return path
 

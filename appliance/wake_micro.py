@@ -25,15 +25,13 @@ import importlib
 import importlib.metadata
 import importlib.util
 import json
-import subprocess
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from appliance.errors import ModelError
-from appliance.models import MWW_LICENCE, ModelInfo, is_path, one_line
+from appliance.models import MWW_LICENCE, ModelInfo, is_path, one_line, probe_tflite
 from appliance.settings import WakeModelSettings
 
 if TYPE_CHECKING:  # imported when an engine is made: not installed is a ModelError, not this
@@ -153,18 +151,8 @@ def probe(model: MicroModel, setting: str) -> None:
     """A model of the user's is loaded and run once in a child process first: on a damaged
     file the runtime crashes the process instead of raising."""
     path = model.tflite
-    try:
-        with path.open("rb") as f:
-            if f.read(8)[4:8] != b"TFL3":
-                raise _not_micro(path, setting, "it is not a TFLite file")
-        child = subprocess.run([sys.executable, "-c", _PROBE, str(model.config)],
-                               capture_output=True, text=True, timeout=120, check=False)
-        found = json.loads(child.stdout.splitlines()[-1]) if child.returncode == 0 else None
-    except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as err:
-        raise _not_micro(path, setting, f"it could not be tried: {one_line(err)}") from err
-    if not isinstance(found, list):
-        raise _not_micro(path, setting, found or "TFLite cannot read it (damaged or cut?)")
-    dims, values = found
+    dims, values = probe_tflite(_PROBE, path, model.config,
+                                lambda why: _not_micro(path, setting, why))
     if len(dims) != 3 or dims[0] != 1 or dims[1] < 1 or dims[2] != FEATURES or values != 1:
         raise _not_micro(path, setting, f"it reads {dims} and gives {values} values, not "
                          f"[1, N, {FEATURES}] features and one probability")
