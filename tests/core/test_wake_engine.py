@@ -14,26 +14,18 @@ import numpy.typing as npt
 import pytest
 
 from appliance import npm_models
-from appliance.audio.format import FRAME_SAMPLES, RATE_HZ, Int16Array
+from appliance.audio.format import FRAME_SAMPLES, Int16Array
 from appliance.errors import ModelError
 from appliance.models import onnx_session
 from appliance.settings import load_settings
 from appliance.wake import OnnxWakeEngine, WakeEngine, WakeWord
 from appliance.wake_stream import StreamingError, streaming_model
 from tests.conftest import Voices
-
-
-def frames(samples: Int16Array) -> list[bytes]:
-    return [samples[i:i + FRAME_SAMPLES].tobytes()
-            for i in range(0, len(samples) - FRAME_SAMPLES + 1, FRAME_SAMPLES)]
+from tests.core.wake_audio import fires_once_on_hey_jarvis, frames, silence
 
 
 def trace(engine: WakeEngine, samples: Int16Array) -> npt.NDArray[np.float64]:
     return np.array([engine.scores(f)["hey_jarvis"] for f in frames(samples)])
-
-
-def silence(seconds: float) -> Int16Array:
-    return np.zeros(int(seconds * RATE_HZ), np.int16)
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +37,7 @@ def onnx_engine() -> OnnxWakeEngine:
 def test_default_engine_is_onnx_and_fires_on_the_wake_word(voices: Voices) -> None:
     wake = WakeWord(load_settings().wake)
     assert isinstance(wake.engine, OnnxWakeEngine)
-    audio = np.concatenate([silence(1.0), voices.piper_pcm("Hey Jarvis."), silence(1.0)])
-    hits = [(i * 0.08, d) for i, f in enumerate(frames(audio))
-            if (d := wake.process(f, i * 0.08)) is not None]
-    assert [d.wake_word for _, d in hits] == ["hey_jarvis"]  # once: the refractory period holds
-    assert 1.0 < hits[0][0] < len(audio) / RATE_HZ - 0.7  # during "Hey Jarvis", not after
+    fires_once_on_hey_jarvis(wake, voices)
 
 
 @pytest.mark.models

@@ -29,21 +29,13 @@ from appliance.wake_micro import (
     read_config,
 )
 from tests.conftest import Voices
+from tests.core.wake_audio import fires_once_on_hey_jarvis, frames, silence
 
 MODELS = package_root() / "models"
 
 
 def micro(*names: str) -> tuple[WakeModelSettings, ...]:
     return tuple(WakeModelSettings(model=n, threshold=0.5) for n in names)
-
-
-def frames(samples: Int16Array) -> list[bytes]:
-    return [samples[i:i + FRAME_SAMPLES].tobytes()
-            for i in range(0, len(samples) - FRAME_SAMPLES + 1, FRAME_SAMPLES)]
-
-
-def silence(seconds: float) -> Int16Array:
-    return np.zeros(int(seconds * RATE_HZ), np.int16)
 
 
 def trace(engine: MicroWakeEngine, samples: Int16Array,
@@ -61,11 +53,7 @@ def test_the_micro_engine_fires_on_the_wake_word(voices: Voices) -> None:
     settings = load_settings(overrides={"wake": {"engine": "micro"}}).wake
     wake = WakeWord(settings)
     assert isinstance(wake.engine, MicroWakeEngine)
-    audio = np.concatenate([silence(1.0), voices.piper_pcm("Hey Jarvis."), silence(1.0)])
-    hits = [(i * 0.08, d) for i, f in enumerate(frames(audio))
-            if (d := wake.process(f, i * 0.08)) is not None]
-    assert [d.wake_word for _, d in hits] == ["hey_jarvis"]  # once: the refractory period holds
-    assert 1.0 < hits[0][0] < len(audio) / RATE_HZ - 0.7  # during "Hey Jarvis", not after
+    fires_once_on_hey_jarvis(wake, voices)
 
 
 @pytest.mark.models
