@@ -34,15 +34,16 @@ _GERUNDS = {
 }
 # How much, said to soften a request ("turn it down a bit"): dropped wherever they are.
 DEGREES = re.compile(r"\b(?:just )?(?:a (?:little|tiny|wee) bit|a little|a bit|a tad|a touch"
-                     r"|slightly|a smidge)\b")
+                     r"|slightly|a smidge|(?:a|one) (?:little )?notch|a few notches)\b"
+                     r"|^bit\b(?= (?:quieter|louder|softer|lower|higher|more|less)\b)")
 # Said before a sentence, but also a sentence of their own ("sorry?", "sorry what?"): dropped
 # only when at least two words follow.
-INTERJECTIONS = tuple(p.split() for p in ("sorry", "excuse me"))
-TRAILERS = tuple(p.split() for p in ("right now", "now", "for me", "thanks", "thank you",
-                                     "thank you very much", "at the moment", "currently",
-                                     "at present", "if you can", "if you could", "if you would",
-                                     "if you don't mind", "if that's okay", "would you",
-                                     "could you", "will you", "okay", "ok"))
+INTERJECTIONS = tuple(p.split() for p in ("sorry", "excuse me", "pardon", "pardon me"))
+TRAILERS = tuple(p.split() for p in ("from now", "right now", "now", "for me", "thanks",
+                                     "thank you", "thank you very much", "at the moment",
+                                     "currently", "at present", "if you can", "if you could",
+                                     "if you would", "if you don't mind", "if that's okay",
+                                     "would you", "could you", "will you", "okay", "ok"))
 _PUNCT = re.compile(r"[^\w\s':%.-]")
 _ABBREVIATIONS = (
     (re.compile(r"\ba\.\s?m\b\.?"), "am"), (re.compile(r"\bp\.\s?m\b\.?"), "pm"),
@@ -58,6 +59,12 @@ _DAY_POSSESSIVE = re.compile(r"\b(tomorrow|monday|tuesday|wednesday|thursday"
 # Whisper hears the article after "set"/"start" as "in", "and", "it" or "at" ("set in alarm").
 _ASR_ARTICLE = re.compile(r"^(set|start) (?:in|and|it|at)( .*\b(?:timer|alarm)s?\b)")
 _WAKE_PREFIXES = ("hey", "hi", "ok", "okay")
+# Contractions the templates spell out ("how long's left", "what time's my alarm", "what've I
+# got set"); "what's", "that's", "how's" stay as they are written in the templates.
+_CONTRACTIONS = re.compile(r"\b(long|time|when|where)'s\b|\b(what|which)'ve\b")
+# A reason said after the command, behind a comma ("cancel Saturday's alarm, I'm sleeping in"):
+# the command is what comes before it.
+_REASON = re.compile(r",\s*(?:i'm|i am|we're|we are|because|cause|'cause|since)\b.*$")
 
 
 def normalize(text: str, wake_phrases: tuple[str, ...] = (), *, lenient: bool = True) -> str:
@@ -67,6 +74,9 @@ def normalize(text: str, wake_phrases: tuple[str, ...] = (), *, lenient: bool = 
     fuzzy threshold) keeps them, so its templates see every word that was said.
     """
     text = unicodedata.normalize("NFKC", text).lower().replace("’", "'")
+    text = _CONTRACTIONS.sub(_expand, text)
+    if lenient:
+        text = _REASON.sub("", text)
     for pattern, repl in _ABBREVIATIONS:
         text = pattern.sub(repl, text)
     text = _DAY_POSSESSIVE.sub(r"\1", _PUNCT.sub(" ", text))
@@ -76,16 +86,30 @@ def normalize(text: str, wake_phrases: tuple[str, ...] = (), *, lenient: bool = 
     drop = FILLERS | POLITE if lenient else FILLERS
     words = [w for w in words if w and w not in drop]
     text = _SPACES.sub(" ", " ".join(words)).strip()
-    for spoken in _wake_variants(wake_phrases):
+    text = _without_wake_phrase(text, _wake_variants(wake_phrases))
+    if lenient:
+        text = _SPACES.sub(" ", DEGREES.sub(" ", text)).strip()
+        text = _ASR_ARTICLE.sub(r"\1 a\2", _dedupe(_trim(text.split())))
+    return words_to_digits(text)
+
+
+def _expand(match: re.Match[str]) -> str:
+    """"long's" -> "long is", "what've" -> "what have"."""
+    return f"{match.group(1)} is" if match.group(1) else f"{match.group(2)} have"
+
+
+def _without_wake_phrase(text: str, variants: list[str]) -> str:
+    """The wake phrase said first ("hey jarvis, ...") or last, as a name ("..., jarvis")."""
+    for spoken in variants:
         if text == spoken:
             return ""
         if text.startswith(spoken + " "):
             text = text[len(spoken) + 1 :]
             break
-    if lenient:
-        text = _SPACES.sub(" ", DEGREES.sub(" ", text)).strip()
-        text = _ASR_ARTICLE.sub(r"\1 a\2", _dedupe(_trim(text.split())))
-    return words_to_digits(text)
+    for spoken in variants:
+        if text.endswith(" " + spoken):
+            return text[: -len(spoken) - 1]
+    return text
 
 
 def _dedupe(text: str) -> str:

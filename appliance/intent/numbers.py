@@ -40,7 +40,7 @@ _REWRITES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"(\d+) hours? and a half", r"\1 hours 30 minutes"),
         (r"(\d+) minutes? and a half", r"\1 minutes 30 seconds"),
         (r"(\d+) hours? and a quarter", r"\1 hours 15 minutes"),
-        (r"another (hour|minute|second)", r"another 1 \1"),
+        (r"(another|an extra) (hour|minute|second)", r"\1 1 \2"),
         (r"(\d+) more (hours?|minutes?|seconds?)", r"\1 \2 more"),
         (r"half past (\d+)", r"\1 30"),
         (r"(?:a )?quarter past (\d+)", r"\1 15"),

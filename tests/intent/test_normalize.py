@@ -60,6 +60,26 @@ from appliance.intent.slots import derive_slots
     ("Would you mind switching the sound off?", "switch the sound off"),
     ("Could you just make it a tiny bit quieter, okay?", "make it quieter"),
     ("Which day is it at the moment, if you don't mind?", "which day is it"),
+    # The wake word said last, as a name; contractions the templates spell out.
+    ("Cancel the timer, Jarvis.", "cancel the timer"),
+    ("Jarvis, what's the time, Jarvis?", "what's the time"),
+    ("How long's it got left?", "how long is it got left"),
+    ("What time's the alarm set for?", "what time is the alarm set for"),
+    ("When's the next alarm?", "when is the next alarm"),
+    ("What've you got on?", "what have you got on"),
+    ("That's it.", "that's it"),  # what templates write as "that's" stays
+    # A reason after the command, behind a comma, is not part of it.
+    ("Turn off Monday's alarm, we're away.", "turn off monday alarm"),
+    ("Stop, because I'm on the phone.", "stop"),
+    ("I'm going out.", "i'm going out"),  # no comma: a sentence, not a reason
+    # "A notch", "bit" before a comparison, "pardon" before a request, "from now".
+    ("Bring it down a notch.", "bring it down"),
+    ("Bit louder.", "louder"),
+    ("Bit of a mess.", "bit of a mess"),
+    ("Pardon, what did you say?", "what did you say"),
+    ("Pardon?", "pardon"),
+    ("Wake me in 2 hours from now.", "wake me in 2 hours"),
+    ("Add an extra hour.", "add an extra 1 hour"),
 ])
 def test_normalize(text: str, plain: str) -> None:
     assert normalize(text, ("hey_jarvis",)) == plain
