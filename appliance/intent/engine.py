@@ -30,7 +30,7 @@ from appliance.errors import IntentError
 from appliance.intent import ha_sentences
 from appliance.intent.fuzzy import Corrector, template_words
 from appliance.intent.normalize import normalize
-from appliance.intent.slots import derive_slots
+from appliance.intent.slots import derive_slots, timer_name
 from appliance.settings import IntentSettings, defaults_dir, merge
 
 if TYPE_CHECKING:
@@ -274,7 +274,8 @@ class IntentEngine:
         if result is None or result.intent is None:
             return None
         raw = {name: ent.value for name, ent in result.entities.items() if name not in context}
-        return result.intent.name, derive_slots(raw)
+        slots = timer_name(result.intent.name, derive_slots(raw))
+        return None if slots is None else (result.intent.name, slots)
 
     def stt_prompt(self) -> str:
         """What the recogniser should expect (Whisper's initial prompt): the ``prompt`` text of

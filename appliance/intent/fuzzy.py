@@ -19,6 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 MAX_UNKNOWN = 4  # more unknown words than this: no fuzzy attempt at all
+# Lists whose words are taken as heard, never guessed from a word like them: a timer named by its
+# food ("the rice") must not be made from "the race", nor "the dough" from "the dog".
+NOT_GUESSED = frozenset({"food"})
 _WORD = re.compile(r"[a-z][a-z']*")
 _SLOT_OR_RULE = re.compile(r"\{[^}]*\}|<[^>]*>")
 
@@ -29,13 +32,22 @@ def template_words(data: Mapping[str, Any]) -> set[str]:
     for intent in (data.get("intents") or {}).values():
         for block in intent.get("data", []):
             texts += [str(s) for s in block.get("sentences", [])]
-    for slot_list in (data.get("lists") or {}).values():
+    for name, slot_list in (data.get("lists") or {}).items():
+        if name in NOT_GUESSED:
+            continue
         for value in slot_list.get("values", []) if isinstance(slot_list, dict) else []:
             texts.append(str(value.get("in", "")) if isinstance(value, dict) else str(value))
     words: set[str] = set()
     for text in texts:
         words.update(_WORD.findall(_SLOT_OR_RULE.sub(" ", str(text).lower())))
     return words
+
+
+_NAMED = frozenset(["alarm", "alarms"])
+
+
+def _droppable(words: list[str], i: int) -> bool:
+    return i < len(words) - 1 and words[i + 1] not in _NAMED
 
 
 @dataclass(frozen=True)
@@ -59,8 +71,9 @@ class Corrector:
         if not unknown or len(unknown) > MAX_UNKNOWN or anchors < len(unknown):
             return  # too little was heard right to guess the rest
         # The last word is never dropped: a sentence cut short of what was said is another
-        # sentence ("how late is it [open]" is not the time).
-        options = [self._options(words[i], droppable=i < len(words) - 1) for i in unknown]
+        # sentence ("how late is it [open]" is not the time). Nor is a word that says which
+        # alarm: "the smoke alarm", "the car alarm" are not the speaker's.
+        options = [self._options(words[i], droppable=_droppable(words, i)) for i in unknown]
         original = " ".join(words)
         found: list[Candidate] = []
         for choice in itertools.product(*options):
