@@ -1,4 +1,5 @@
-"""The paraphrase sets (paraphrases, heldout, spoken, paraphrases2) are well formed: sizes, names, slots.
+"""The paraphrase sets (paraphrases, heldout, spoken, paraphrases2) are well formed: sizes,
+names, slots.
 
 These check the labels only. How well the engine recognises the sentences is a benchmark
 (``appliance bench intents``), not a test: nothing here asserts accuracy.
