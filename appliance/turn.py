@@ -45,7 +45,7 @@ from appliance.remote import NotAnswered, RemoteAssist, RemoteRun
 from appliance.settings import Settings
 from appliance.stages import Stages
 from appliance.stt import Transcript
-from appliance.vad import ANSWER_PAUSE_S, Endpoint, Endpointer
+from appliance.vad import Endpoint, Endpointer
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -197,7 +197,7 @@ class Turn:
         enough to be the end of it (not a gap between words); drop it if speech resumed."""
         if not self._still_paused(whole):
             self._whole = None
-        elif self.endpointer.silence_s >= ANSWER_PAUSE_S - 1e-9:
+        elif self.endpointer.paused_to_answer:
             _LOGGER.debug("a whole command after %.2fs of silence: answering now",
                           self.endpointer.silence_s)
             self._whole = None

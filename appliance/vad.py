@@ -97,6 +97,11 @@ class Endpointer:
     def heard_speech(self) -> bool:
         return self.speech_s >= self.s.min_speech_s and self.speech_s > 0
 
+    @property
+    def paused_to_answer(self) -> bool:
+        """Silent for ``ANSWER_PAUSE_S`` after speech: long enough to answer a whole command."""
+        return self.heard_speech and self.silence_s >= ANSWER_PAUSE_S - 1e-9
+
     def update(self, probability: float, frame_s: float) -> Endpoint:
         self.elapsed_s += frame_s
         if probability >= self.s.vad_threshold:

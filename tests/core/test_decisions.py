@@ -6,7 +6,7 @@ import pytest
 
 from appliance.backoff import Backoff
 from appliance.settings import load_settings
-from appliance.vad import EARLY_PAUSE_S, Endpoint, Endpointer
+from appliance.vad import ANSWER_PAUSE_S, EARLY_PAUSE_S, Endpoint, Endpointer
 from appliance.wake import Detection, WakeDecider
 
 F = 0.08  # one frame
@@ -29,6 +29,17 @@ def test_speech_then_silence_ends_after_end_silence() -> None:
     assert out[6:9] == [Endpoint.CONTINUE] * 3
     assert out[9] is Endpoint.SPEECH_END  # 5 frames = 0.4 s of silence
     assert pytest.approx(F) == EARLY_PAUSE_S
+
+
+def test_a_whole_command_may_be_answered_after_two_frames_of_silence() -> None:
+    ep = listen()
+    seen = []
+    for p in [0.9] * 5 + [0.1] * 3:
+        ep.update(p, F)
+        seen.append(ep.paused_to_answer)
+    assert seen == [False] * 6 + [True] * 2  # 2 frames = ANSWER_PAUSE_S; not 1 (a word gap)
+    assert pytest.approx(2 * F) == ANSWER_PAUSE_S
+    assert not listen().paused_to_answer  # no speech yet: nothing to answer
 
 
 def test_a_pause_shorter_than_end_silence_does_not_end_and_pauses_again() -> None:
