@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from appliance.audio.format import Int16Array
 from appliance.events import EventBus, State
@@ -46,6 +46,34 @@ class Reply:
     sound: Sound | None = None
 
 
+@dataclass(frozen=True)
+class Moot:
+    """Commands that words still to come could not change, in the state a command is heard in:
+    the skills' say, so that the turn answers it without waiting for those words.
+
+    ``idle``: intents that would do nothing now, whatever their slots (no timers: "cancel the
+    timer ... for the eggs" answers "You have no timers." either way). ``one_target``: intents
+    whose slots only pick what they act on, when there is one thing to pick (one timer: "cancel
+    the timer" is that timer, so the turn does not wait to hear which).
+    """
+
+    idle: frozenset[str] = frozenset()
+    one_target: frozenset[str] = frozenset()
+
+    def __or__(self, other: Moot) -> Moot:
+        return Moot(self.idle | other.idle, self.one_target | other.one_target)
+
+
+NOTHING_MOOT = Moot()
+
+
+@runtime_checkable
+class KnowsMoot(Protocol):
+    """An intent handler that can say which continuations are moot in its present state."""
+
+    def moot(self) -> Moot: ...
+
+
 class IntentHandler(Protocol):
     """Handles a recognised intent, or returns None to let the next handler try."""
 
@@ -74,6 +102,14 @@ class Handlers:
                 return reply
         _LOGGER.warning("no handler answered intent %s", recognition.name)
         return Reply(NOT_UNDERSTOOD)
+
+    def moot(self) -> Moot:
+        """What every handler that knows says is moot now (called in the event loop)."""
+        moot = NOTHING_MOOT
+        for handler in self.chain:
+            if isinstance(handler, KnowsMoot):
+                moot |= handler.moot()
+        return moot
 
 
 class Controller(Protocol):

@@ -314,7 +314,8 @@ class Pipeline:
     def _context(self) -> TurnContext:
         save = self._save_utterance if self.settings.debug.save_utterances > 0 else None
         return TurnContext(self.settings, self.stages, self.events, self._set_state,
-                           self.handlers.handle, self._workers.stt, save, self.remote)
+                           self.handlers.handle, self._workers.stt, save, self.remote,
+                           self.handlers.moot)
 
     def _start_turn(self, source: str, *, preroll: bool, wake_word: str = "") -> None:
         self._cancel_turn()

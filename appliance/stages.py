@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 import numpy as np
 
 from appliance.audio.format import Int16Array
-from appliance.controller import Recognition
+from appliance.controller import NOTHING_MOOT, Moot, Recognition
 from appliance.models import loading_allocator
 from appliance.stt import Transcript
 
@@ -79,8 +79,9 @@ class CommandChooser(Protocol):
     def choose(self, transcript: str, scorer: SentenceScorer) -> Choice | None:
         """Which known command the audio holds, when the free transcript was not understood."""
 
-    def is_whole_command(self, transcript: str) -> bool:
-        """Understood, and not the start of a longer command that would mean more."""
+    def is_whole_command(self, transcript: str, moot: Moot = NOTHING_MOOT) -> bool:
+        """Understood, and not the start of a longer command that would mean more (more words
+        for a command ``moot`` names change nothing)."""
 
 
 class IntentRecognizer(Protocol):

@@ -27,7 +27,7 @@ from typing import Protocol, TypeVar
 import numpy as np
 
 from appliance.audio.format import FRAME_S, Int16Array
-from appliance.controller import NOT_UNDERSTOOD, Recognition, Reply
+from appliance.controller import NOT_UNDERSTOOD, NOTHING_MOOT, Moot, Recognition, Reply
 from appliance.errors import ApplianceError, IntentError, SttError, TtsError
 from appliance.events import (
     EventBus,
@@ -83,6 +83,7 @@ class TurnContext:
     run_blocking: RunBlocking  # the transcriber's thread
     save_utterance: Callable[[Int16Array, str], None] | None = None
     remote: RemoteAssist | None = None  # Home Assistant's pipeline, when it answers turns
+    moot: Callable[[], Moot] = lambda: NOTHING_MOOT  # the skills' say, asked as a pause starts
 
 
 class Turn:
@@ -180,8 +181,9 @@ class Turn:
                 or not self._still_paused(early):
             return
         text = early.result().text
+        moot = self.ctx.moot()  # (here in the event loop, where the skills' state changes)
         self._judging = asyncio.ensure_future(
-            self.ctx.run_blocking(partial(closed.is_whole_command, text)))
+            self.ctx.run_blocking(partial(closed.is_whole_command, text, moot)))
         self._judging.add_done_callback(partial(self._answer_now_if_whole, early))
 
     def _answer_now_if_whole(self, early: asyncio.Future[Transcript],

@@ -34,7 +34,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from appliance.controller import Recognition
+from appliance.controller import NOTHING_MOOT, Moot, Recognition
 from appliance.intent.skeletons import (
     NUMBER,
     SPAN_WORDS,
@@ -322,9 +322,9 @@ class ClosedVocabulary:
         return choose(transcript, candidates, recognize=self.engine.recognize_exact,
                       scorer=scorer, max_penalty=self.max_penalty)
 
-    def is_whole_command(self, transcript: str) -> bool:
-        """Understood as it is, and no command starts with these words and means more (or it
-        ends with "please" or "thanks", as a request ends)."""
+    def is_whole_command(self, transcript: str, moot: Moot = NOTHING_MOOT) -> bool:
+        """Understood as it is, and no command starts with these words and means more, in the
+        state ``moot`` tells (or it ends with "please" or "thanks", as a request ends)."""
         from appliance.intent.normalize import normalize
 
         found = self.engine.recognize(transcript)
@@ -335,5 +335,7 @@ class ClosedVocabulary:
         words = normalize(transcript, self.engine.wake_phrases).split()
         if not words:
             return False
-        starting = self._by_first_word.get(words[0], []) + self._any_start
-        return not goes_on(starting, words, found.name, self.index.choices)
+        # (a word that starts commands is not a timer's name there: "stop" ... "timer for 5
+        # minutes" is cancelling one, as the engine understands it, not naming one)
+        starting = self._by_first_word.get(words[0]) or self._any_start
+        return not goes_on(starting, words, found.name, self.index.choices, moot)

@@ -18,6 +18,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from appliance.controller import NOTHING_MOOT, Moot
+
 MAX_PER_TEMPLATE = 300  # skeletons of one template (optional words multiply them)
 NUMBER = re.compile(r"^\d+(?:\.\d+)?$")
 
@@ -218,19 +220,25 @@ def _words_in(expr: Any, intents: Any, depth: int) -> set[str]:
 # -- answering before the end-of-speech silence ---------------------------------------------------
 
 def goes_on(all_skeletons: Sequence[Skeleton], words: Sequence[str], intent: str,
-            choices: Mapping[str, Sequence[str]]) -> bool:
+            choices: Mapping[str, Sequence[str]], moot: Moot = NOTHING_MOOT) -> bool:
     """Whether ``words`` (understood as ``intent``) may be the start of a longer command that
     means more: another intent ("turn it up" ... "to 7"), or the same one with another slot
     ("set a timer for 10 minutes" ... "for the pasta"), or a number still without its unit.
 
     Only then is the end-of-speech silence worth waiting for; words that can only go on with
-    words that change nothing ("what time is it" ... "now") are a whole command.
+    words that change nothing ("what time is it" ... "now") are a whole command, and so are
+    words whose longer commands are ``moot`` in the present state (with no timers, "stop" ...
+    "the timer"; with one, "cancel the timer" ... "for the eggs").
     """
     heard = list(words)
     for skeleton in all_skeletons:
+        if skeleton.intent in moot.idle:
+            continue
+        same = skeleton.intent == intent
+        if same and intent in moot.one_target:
+            continue
         rest = _rest_after(skeleton.tokens, heard, choices)
-        if rest is not None and (skeleton.intent != intent
-                                 or any(isinstance(t, Slot) for t in rest)):
+        if rest is not None and (not same or any(isinstance(t, Slot) for t in rest)):
             return True
     return False
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from appliance.controller import Recognition, Reply
+from appliance.controller import NOTHING_MOOT, Moot, Recognition, Reply
 from appliance.skills.book import COMES_BACK, Book, unless_saved
 from appliance.skills.conversation import Conversation
 from appliance.skills.ring import Ringer
@@ -62,6 +62,18 @@ class AlarmSkill:
             self.ringer.stop("voice")
             return Reply("")
         return self.cancel_some(slots)
+
+    def moot(self) -> Moot:
+        """As for timers: no alarms, cancelling one does nothing; one alarm, "the alarm" is
+        that one (nothing is moot while an alarm rings)."""
+        if self._ringing_alarm():
+            return NOTHING_MOOT
+        count = len(self.book.schedule.alarms)
+        if count == 0:
+            return Moot(idle=frozenset({"AlarmCancel", "AlarmCancelAll"}))
+        if count == 1:
+            return Moot(one_target=frozenset({"AlarmCancel"}))
+        return NOTHING_MOOT
 
     def _ringing_alarm(self) -> bool:
         return any(item.kind == "alarm" for item in self.ringer.ringing.values())

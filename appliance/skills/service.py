@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from appliance.clock import Clock
-from appliance.controller import Controller, Recognition, Reply
+from appliance.controller import Controller, Moot, Recognition, Reply
 from appliance.events import State, StateChanged
 from appliance.skills.alarms import AlarmSkill
 from appliance.skills.book import Book
@@ -63,9 +63,11 @@ class Skills:
         self.ringer = Ringer(host, clock, settings)
         self.conversation = Conversation(clock, settings.question_timeout_s)
         self.commands = CustomCommands(host, settings.commands, publisher)
+        self.timers = TimerSkill(self.book, self.ringer, self.conversation)
+        self.alarms = AlarmSkill(self.book, self.ringer, self.conversation, settings.snooze_min)
         self.skills: list[Any] = [
-            TimerSkill(self.book, self.ringer, self.conversation),
-            AlarmSkill(self.book, self.ringer, self.conversation, settings.snooze_min),
+            self.timers,
+            self.alarms,
             VolumeSkill(host, settings.volume_step, default_volume),
             RepeatSkill(lambda: host.last_reply),
             self.commands,
@@ -80,6 +82,10 @@ class Skills:
                 reply: Reply = skill.handle(recognition)
                 return reply
         return None
+
+    def moot(self) -> Moot:
+        """What the timers and alarms say more words could not change now."""
+        return self.timers.moot() | self.alarms.moot()
 
     def on_stop(self) -> None:
         """"Stop" by voice or ``controller.stop()``: silence the ring, forget the question."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from appliance.controller import Recognition, Reply
+from appliance.controller import NOTHING_MOOT, Moot, Recognition, Reply
 from appliance.skills.book import COMES_BACK, UNDONE, Book, unless_saved
 from appliance.skills.conversation import Conversation
 from appliance.skills.ring import Ringer
@@ -64,6 +64,20 @@ class TimerSkill:
             self.ringer.stop("voice")
             return Reply("")
         return self.on_timers(recognition.name, slots, ask=True)
+
+    def moot(self) -> Moot:
+        """No timers: asking after one or cancelling one does nothing, whatever is said of
+        it. One timer: "the timer" is that one, so which (its name, its length) is moot. (A
+        ringing timer is stopped by "cancel the timer", so then nothing is moot.)"""
+        if self._ringing_timer():
+            return NOTHING_MOOT
+        count = len(self.book.schedule.timers)
+        if count == 0:
+            return Moot(idle=frozenset({"TimerCancel", "TimerCancelAll", "TimerStatus",
+                                        "TimerAddTime"}))
+        if count == 1:
+            return Moot(one_target=frozenset({"TimerCancel", "TimerStatus"}))
+        return NOTHING_MOOT
 
     def _ringing_timer(self) -> bool:
         return any(item.kind == "timer" for item in self.ringer.ringing.values())

@@ -19,7 +19,7 @@ import numpy as np
 
 from appliance.audio.format import FRAME_SAMPLES, Int16Array
 from appliance.clock import FakeClock
-from appliance.controller import Recognition
+from appliance.controller import NOTHING_MOOT, Moot, Recognition
 from appliance.events import EventBus
 from appliance.intent.closed import Choice, SentenceScorer
 from appliance.pipeline import Pipeline
@@ -228,10 +228,12 @@ class FakeChooser:
         self.whole = whole
         self.scored: list[list[float] | None] = []
         self.judged: list[str] = []
+        self.moots: list[Moot] = []  # what the turn said is moot, with each transcript
         self.asked = threading.Event()  # set once it has judged a transcript
 
-    def is_whole_command(self, transcript: str) -> bool:
+    def is_whole_command(self, transcript: str, moot: Moot = NOTHING_MOOT) -> bool:
         self.judged.append(transcript)
+        self.moots.append(moot)
         self.asked.set()
         return transcript in self.whole
 

@@ -18,7 +18,7 @@ from typing import TypeVar
 import pytest
 
 from appliance.clock import FakeClock
-from appliance.controller import NOT_UNDERSTOOD, Recognition, Reply
+from appliance.controller import NOT_UNDERSTOOD, Moot, Recognition, Reply
 from appliance.errors import AudioDeviceError
 from appliance.events import (
     ErrorRaised,
@@ -384,6 +384,41 @@ async def test_a_whole_command_is_not_answered_in_a_gap_between_words() -> None:
     assert heard_until(events) == ["speech-end"]
     assert [e.text for e in of(TranscriptReady, events)] == ["what time is it in tokyo"]
     assert fakes.player.spoken == [NOT_UNDERSTOOD]  # (the fake intents know no Tokyo)
+
+
+class MootAnswers(Answers):
+    """Answers, and says that cancelling a timer is moot now (a skill with no timers)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = Moot(idle=frozenset({"TimerCancel"}))
+
+    def moot(self) -> Moot:
+        return self.now
+
+
+async def test_what_the_skills_say_is_moot_reaches_the_whole_command_check() -> None:
+    """Asked in the event loop as each pause starts, from every handler that knows (the
+    skills, whose state changes there), and handed with the transcript to the check."""
+    closed = FakeChooser(whole=("cancel the timer",))
+    pipeline, _fakes = fake_pipeline(Fakes(stt=FakeStt("cancel the timer"), closed=closed),
+                                     QUIET)
+    handler = MootAnswers()
+    pipeline.add_intent_handler(Answers())  # (knows nothing of it)
+    pipeline.add_intent_handler(handler)
+    first = handler.now
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            command(mic, then_s=0.24)  # (shorter than end_silence_s: only a whole command
+            events = await next_state(sub, State.IDLE, 5)  # ends it)
+            judged = len(closed.judged)
+            handler.now = Moot(one_target=frozenset({"AlarmCancel"}))  # the state changed
+            command(mic, then_s=0.24)
+            events += await next_state(sub, State.IDLE, 5)
+    assert heard_until(events) == ["complete", "complete"]
+    assert judged and closed.moots[:judged] == [first] * judged
+    assert closed.moots[judged:] == [handler.now] * (len(closed.judged) - judged)
+    assert len(closed.judged) > judged
 
 
 async def test_answering_early_can_be_turned_off() -> None:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import pytest
 
+from appliance.controller import Moot
 from appliance.intent.closed import ClosedVocabulary, SkeletonIndex, fill, sound_key
 from appliance.intent.engine import IntentEngine, make_engine
 from appliance.intent.skeletons import SPAN_WORDS, Skeleton, Slot, choice_values, skeletons
@@ -174,6 +175,39 @@ def test_a_whole_command_is_one_that_cannot_go_on_to_mean_more(
 def test_a_command_that_ends_with_please_or_thanks_is_whole(
         daemons_closed: ClosedVocabulary, said: str, whole: bool) -> None:
     assert daemons_closed.is_whole_command(said) is whole
+
+
+NO_TIMERS = Moot(idle=frozenset({"TimerCancel", "TimerCancelAll", "TimerStatus", "TimerAddTime",
+                                  "AlarmCancel", "AlarmCancelAll"}))
+ONE_TIMER = Moot(idle=frozenset({"AlarmCancel", "AlarmCancelAll"}),
+                 one_target=frozenset({"TimerCancel", "TimerStatus"}))
+TWO_TIMERS = Moot(idle=frozenset({"AlarmCancel", "AlarmCancelAll"}))
+
+
+@pytest.mark.parametrize(("said", "moot", "whole"), [
+    ("Cancel the timer.", NO_TIMERS, True),  # ... "for the eggs": there are none either way
+    ("Cancel the timer.", ONE_TIMER, True),  # ... "for the eggs": "the timer" is the one
+    ("Cancel the timer.", TWO_TIMERS, False),  # which one matters
+    ("Stop.", NO_TIMERS, True),  # ... "the timer" would do nothing
+    ("Stop.", ONE_TIMER, False),  # ... "the timer" would cancel it
+    ("Cancel the alarm.", NO_TIMERS, True),  # (with a timer, "... timer" cancels it)
+    ("Turn the volume down.", NO_TIMERS, False),  # ... "to 3": no state makes that moot
+    ("Set a timer for 10 minutes.", NO_TIMERS, False),  # ... "for the pasta"
+])
+def test_more_words_for_a_command_that_is_moot_now_are_not_waited_for(
+        daemons_closed: ClosedVocabulary, said: str, moot: Moot, whole: bool) -> None:
+    assert daemons_closed.is_whole_command(said, moot) is whole
+    assert not daemons_closed.is_whole_command(said)  # (without the skills' say, it waits)
+
+
+def test_a_word_that_starts_commands_is_not_a_timer_s_name_at_the_start(
+        daemons_closed: ClosedVocabulary) -> None:
+    """"stop" ... "timer for 5 minutes" is cancelling a timer (moot with none), not setting
+    one named "stop"; a word that starts no command may still be a name there."""
+    assert daemons_closed.engine.recognize("stop timer for 5 minutes").name == "TimerCancel"
+    assert daemons_closed.is_whole_command("Stop.", NO_TIMERS)
+    assert not daemons_closed.is_whole_command("10 minute timer.", NO_TIMERS)  # ... "for the
+    # pasta": a sentence that starts with its amount still goes on
 
 
 def test_an_amount_holds_only_the_words_an_amount_can_hold(index: SkeletonIndex) -> None:

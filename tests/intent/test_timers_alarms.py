@@ -121,6 +121,34 @@ async def test_the_only_timer_s_status_is_what_is_left(
     assert reply.text == "Six minutes and forty-five seconds left."
 
 
+async def test_what_more_words_could_not_change_follows_the_timers_and_alarms(
+    skills: Skills, engine: IntentEngine, clock: FakeClock, host: RecordingHost
+) -> None:
+    """The skills' say for answering early: no timers, cancelling or asking after one does
+    nothing; one, "the timer" is that one; two, which one matters; while one rings, "cancel
+    the timer" stops it, so nothing about timers is moot. The same for alarms."""
+    timers = {"TimerCancel", "TimerStatus"}
+    moot = skills.moot()
+    assert timers | {"TimerCancelAll", "AlarmCancel"} <= moot.idle and not moot.one_target
+    await ask(skills, engine, "Set a pasta timer for 8 minutes")
+    moot = skills.moot()
+    assert timers <= moot.one_target and not timers & moot.idle
+    await ask(skills, engine, "Set a timer for 10 minutes")
+    moot = skills.moot()
+    assert not timers & (moot.idle | moot.one_target)
+    with host.events.subscribe() as sub:
+        await settle()
+        clock.advance(8 * 60)
+        await next_user_event(sub, "timer_ringing")
+    moot = skills.moot()  # the pasta timer rings; the other is the only one left
+    assert not timers & (moot.idle | moot.one_target)
+    await ask(skills, engine, "Stop.")
+    assert timers <= skills.moot().one_target
+    await ask(skills, engine, "Set an alarm for 7 am.")
+    moot = skills.moot()
+    assert "AlarmCancel" in moot.one_target and "AlarmCancel" not in moot.idle
+
+
 async def test_several_timers_status_add_and_which_one(
     skills: Skills, engine: IntentEngine, clock: FakeClock
 ) -> None:
