@@ -234,9 +234,14 @@ def check_options(options: AudioOptions) -> None:
 
 
 def commands_file(options: AudioOptions) -> Traversable:
-    if options.commands is not None:
-        return options.commands
+    """``--commands``: a file, or the name of one of the sets (``spoken2.yaml``)."""
     folder: Traversable = options.data_dir or DATA_DIR
+    if options.commands is not None:
+        named = folder.joinpath(options.commands.name)
+        if not options.commands.exists() and options.commands.name == str(options.commands) \
+                and named.is_file():
+            return named
+        return options.commands
     for name in COMMAND_SETS:
         if folder.joinpath(name).is_file():
             return folder.joinpath(name)

@@ -16,6 +16,7 @@ from appliance.intent.audio_bench import (
     AudioOptions,
     Trial,
     check_options,
+    commands_file,
     prepare,
     run_trials,
 )
@@ -335,3 +336,17 @@ async def test_two_commands_through_the_real_pipeline(tmp_path: Path) -> None:
     assert clear.ended == "answered"
     assert clear.transcript_s is not None and clear.recognize_s is not None
     assert clear.chime_s is not None and clear.chime_s < 0  # the chime came before the command
+
+
+def test_commands_is_a_file_or_the_name_of_a_shipped_set(tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--commands spoken2.yaml`` from any directory is the shipped set; a file of that name
+    where the command runs is that file; a path is the path."""
+    monkeypatch.chdir(tmp_path)
+    shipped = commands_file(AudioOptions(commands=Path("spoken2.yaml")))
+    assert shipped.is_file() and str(shipped) != "spoken2.yaml"
+    assert "spoken2.yaml" in str(shipped) and "bench_data" in str(shipped)
+    (tmp_path / "spoken2.yaml").write_text("[]\n")
+    assert commands_file(AudioOptions(commands=Path("spoken2.yaml"))) == Path("spoken2.yaml")
+    own = tmp_path / "mine.yaml"
+    assert commands_file(AudioOptions(commands=own)) == own
