@@ -13,7 +13,6 @@ from __future__ import annotations
 import importlib.util
 import logging
 import sys
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,29 +204,22 @@ def _probe_tflite(engine: str, path: Path, setting: str) -> Path:
 
 
 class OnnxWakeEngine:
-    """openWakeWord's three models on onnxruntime, streamed two 80 ms frames at a time.
+    """openWakeWord's three models on onnxruntime, streamed one 80 ms frame at a time.
 
     Per frame: a melspectrogram of the frame (plus 3 hops of context: 8 new rows of 32 mel
     bands), one embedding (96 values) of the last 76 mel rows, and each wake model on its last
     16 embeddings. The first two run as one streamed model (:mod:`appliance.wake_stream`): only
     the frame's own rows of the embedding model are computed, the rest of the window's are
-    carried over as contexts. The state starts as silence (mel rows of ones).
-
-    The streamed model runs on :attr:`FRAMES_PER_RUN` frames at once: at a microphone's pace
-    most of a run's time is reading its weights (2.4 MB) back into the cache, once per run
-    (here 1.6 ms for one frame, 1.9 ms for two; 0.9 and 1.1 ms back to back). So each frame's
-    scores come :attr:`DELAY_FRAMES` late (80 ms): :meth:`scores` gives the scores of the frame
-    before, the same scores in the same order; the first after a reset are zeros.
+    carried over as contexts. The state starts as silence (mel rows of ones), so the first
+    frame after a reset already scores sensibly.
     """
 
     MEL_CONTEXT = 480  # samples before the frame that its melspectrogram needs
     MEL_ROWS = 76  # melspectrogram rows per embedding
-    FRAMES_PER_RUN = 2
-    DELAY_FRAMES = FRAMES_PER_RUN - 1
 
     def __init__(self, models: Sequence[WakeModelSettings]) -> None:
         mdir = npm_models.installed_dir()
-        stream = _streaming_model(mdir, self._samples(), self.FRAMES_PER_RUN)
+        stream = _streaming_model(mdir, self.MEL_CONTEXT + FRAME_SAMPLES)
         self._stream = onnx_session(mdir / "embedding_model.onnx", "wake.engine", _ONNX_FIX,
                                     model=stream.model)
         self._audio_in, self._context_names = stream.audio_input, [n for n, _ in stream.contexts]
@@ -240,67 +232,47 @@ class OnnxWakeEngine:
         self._silence_contexts, self._silence = self._after_silence(stream)
         self.reset()
 
-    def _samples(self) -> int:
-        """The audio of one run: the melspectrogram's context, then its frames."""
-        return self.MEL_CONTEXT + self.FRAMES_PER_RUN * FRAME_SAMPLES
-
     def _after_silence(self, stream: StreamingModel
                        ) -> tuple[list[Any], npt.NDArray[np.float32]]:
         """The contexts after a window (and more) of mel rows of ones, and its embedding."""
         contexts: list[Any] = [np.zeros(shape, np.float32) for _, shape in stream.contexts]
-        ones = {self._audio_in: np.zeros((1, self._samples()), np.float32),
+        ones = {self._audio_in: np.zeros((1, self.MEL_CONTEXT + FRAME_SAMPLES), np.float32),
                 SCALE: np.array(0, np.float32), OFFSET: np.array(1, np.float32)}  # mel rows of ones
-        for _ in range(-(-self.MEL_ROWS // (MEL_ROWS_PER_FRAME * self.FRAMES_PER_RUN)) + 1):
+        for _ in range(-(-self.MEL_ROWS // MEL_ROWS_PER_FRAME) + 1):
             embedding, *contexts = self._stream.run(None, ones | dict(zip(
                 self._context_names, contexts, strict=True)))
-        return contexts, np.asarray(embedding, np.float32).reshape(self.FRAMES_PER_RUN, -1)[-1:]
+        return contexts, np.asarray(embedding, np.float32).reshape(1, -1)
 
     def reset(self) -> None:
         # new buffers, not cleared ones: a frame being scored meanwhile keeps its own
-        self._audio = np.zeros((1, self._samples()), np.float32)
-        self._held = 0  # frames of the next run in the audio so far
+        self._audio = np.zeros((1, self.MEL_CONTEXT + FRAME_SAMPLES), np.float32)
         self._feed = {self._audio_in: self._audio, SCALE: np.array(1, np.float32),
                       OFFSET: np.array(2, np.float32)} | dict(zip(self._context_names,
                                                          self._silence_contexts, strict=True))
-        self._embeddings = np.repeat(self._silence, max(self._windows) + self.DELAY_FRAMES,
-                                     axis=0)
-        self._late = deque([dict.fromkeys(self.names, 0.0)] * self.DELAY_FRAMES)
+        self._embeddings = np.repeat(self._silence, max(self._windows), axis=0)
 
     def scores(self, frame: bytes) -> dict[str, float]:
-        audio, held = self._audio, self._held
-        if held == 0:  # the last run's end is the melspectrogram's context
-            audio[0, : self.MEL_CONTEXT] = audio[0, -self.MEL_CONTEXT :]
-        start = self.MEL_CONTEXT + held * FRAME_SAMPLES
-        audio[0, start : start + FRAME_SAMPLES] = np.frombuffer(frame, dtype=np.int16)
-        self._held = (held + 1) % self.FRAMES_PER_RUN
-        if self._held == 0:
-            self._late.extend(self._run())
-        return self._late.popleft()
-
-    def _run(self) -> list[dict[str, float]]:
-        """The streamed model on the run's frames, then each frame's scores."""
-        runs, feed = self.FRAMES_PER_RUN, self._feed
+        audio, feed = self._audio, self._feed
+        audio[0, :-FRAME_SAMPLES] = audio[0, FRAME_SAMPLES:]
+        audio[0, -FRAME_SAMPLES:] = np.frombuffer(frame, dtype=np.int16)
         embedding, *contexts = self._stream.run(None, feed)
         feed.update(zip(self._context_names, contexts, strict=True))
         embeddings = self._embeddings
-        embeddings[:-runs] = embeddings[runs:]
-        embeddings[-runs:] = np.asarray(embedding).reshape(runs, -1)
-        out: list[dict[str, float]] = [{} for _ in range(runs)]
+        embeddings[:-1] = embeddings[1:]
+        embeddings[-1] = np.asarray(embedding).reshape(-1)
+        out = {}
         for name, session, inp, window in zip(self.names, self._wake, self._wake_in,
                                               self._windows, strict=True):
-            for i, scores in enumerate(out):
-                end = len(embeddings) - (runs - 1 - i)
-                prob = session.run(None, {inp: embeddings[None, end - window : end]})[0]
-                scores[name] = float(np.asarray(prob).reshape(-1)[0])
+            prob = session.run(None, {inp: embeddings[None, -window:]})[0]
+            out[name] = float(np.asarray(prob).reshape(-1)[0])
         return out
 
 
-def _streaming_model(mdir: Path, audio_samples: int, frames: int) -> StreamingModel:
+def _streaming_model(mdir: Path, audio_samples: int) -> StreamingModel:
     """openWakeWord's melspectrogram and embedding models as one streamed model."""
     paths = mdir / "embedding_model.onnx", mdir / "melspectrogram.onnx"
     try:
-        return streaming_model(paths[0].read_bytes(), paths[1].read_bytes(), audio_samples,
-                               frames)
+        return streaming_model(paths[0].read_bytes(), paths[1].read_bytes(), audio_samples)
     except (OSError, StreamingError, IndexError, KeyError) as err:
         raise ModelError(f"wake.engine: {paths[0]} and {paths[1]} are not openWakeWord's "
                          f"embedding and melspectrogram models: {one_line(err)}",

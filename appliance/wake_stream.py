@@ -248,34 +248,9 @@ def _layers(nodes: list[_Node], shapes: dict[str, tuple[int, ...]]
     return body, contexts
 
 
-def _floor_per_frame(nodes: list[_Node], frames: int) -> bytes:
-    """The melspectrogram model's nodes, for ``frames`` frames at once: its floor (the loudest
-    value of its input less 80 dB: a ReduceMax, then a Clip of its input) is each frame's own,
-    as ``frames`` runs of one frame would have it (a Clip's bounds are scalars: a Max and a
-    Min instead, the same values)."""
-    at = next((i for i, node in enumerate(nodes) if node.op == "ReduceMax"), -1)
-    clip = nodes[-1]
-    if at < 0 or clip.op != "Clip" or len(clip.inputs) != 3 or \
-            clip.inputs[0] != nodes[at].inputs[0]:
-        raise StreamingError("the melspectrogram model does not end with its floor's clip")
-    frame_rows = _msg((1, clip.inputs[0]), (1, "stream_frames_shape"), (2, "stream_frames"),
-                      (4, "Reshape"))
-    loudest = _msg((1, "stream_frames"), (2, nodes[at].outputs[0]), (4, "ReduceMax"),
-                   (5, _msg((1, "axes"), (20, 7), (8, 3))), (5, _msg((1, "keepdims"), (20, 2),
-                                                                      (3, 1))))
-    floor = _msg((1, "stream_frames"), (1, clip.inputs[1]), (2, "stream_floored"), (4, "Max"))
-    ceiling = _msg((1, "stream_floored"), (1, clip.inputs[2]), (2, clip.outputs[0]),
-                   (4, "Min"))
-    kept = [node.encode(node.inputs[0] if node.inputs else "")  # (a constant has none)
-            for node in nodes[:at] + nodes[at + 1 : -1]]
-    return b"".join(emit(1, 2, part) for part in [
-        *kept[:at], frame_rows, loudest, *kept[at:], floor, ceiling])
-
-
-def _front(melspec: bytes, mel_input: str, frames: int
-           ) -> tuple[bytes, list[bytes | memoryview], str]:
-    """The melspectrogram model's nodes and initializers, then the mel rows' scale (of
-    ``frames`` frames) into ``mel_input``; and the name of its audio input."""
+def _front(melspec: bytes, mel_input: str) -> tuple[bytes, list[bytes | memoryview], str]:
+    """The melspectrogram model's nodes and initializers, then the mel rows' scale into
+    ``mel_input``; and the name of its audio input."""
     _, graph = _graph(melspec)
     nodes = _nodes(graph)
     inputs = [bytes(v) for n, _, v in fields(graph) if n == 11]
@@ -284,8 +259,7 @@ def _front(melspec: bytes, mel_input: str, frames: int
     if not audio or not nodes or len(nodes[-1].outputs) != 1:
         raise StreamingError("the melspectrogram model has one input and one output")
     mel = nodes[-1].outputs[0]
-    body = b"".join(emit(1, 2, v) for n, _, v in fields(graph) if n == 1) if frames == 1 else \
-        _floor_per_frame(nodes, frames)
+    body = b"".join(emit(1, 2, v) for n, _, v in fields(graph) if n == 1)
     body += emit(1, 2, _msg((1, mel), (1, "stream_mel_shape"), (2, "stream_mel"),
                             (4, "Reshape")))
     body += emit(1, 2, _msg((1, "stream_mel"), (1, "stream_ten"), (2, "stream_mel_10"),
@@ -295,44 +269,30 @@ def _front(melspec: bytes, mel_input: str, frames: int
     body += emit(1, 2, _msg((1, "stream_mel_scaled"), (1, OFFSET), (2, mel_input),
                             (4, "Add")))
     constants: dict[str, npt.NDArray[Any]] = {
-        "stream_mel_shape": np.array([1, 1, frames * MEL_ROWS_PER_FRAME, MEL_BANDS], np.int64),
-        "stream_ten": np.array(10, np.float32),
-        "stream_frames_shape": np.array([1, 1, frames, -1], np.int64)}
+        "stream_mel_shape": np.array([1, 1, MEL_ROWS_PER_FRAME, MEL_BANDS], np.int64),
+        "stream_ten": np.array(10, np.float32)}
     inits = [p for n, _, v in fields(graph) if n == 5 for p in _parts(5, v)]
     inits += [emit(5, 2, _tensor(k, v)) for k, v in constants.items()]
     return body, inits, audio
 
 
-def _in_time_order(last: _Node) -> bytes:
-    """The model's last reshape, of its last convolution's [1, 96, frames, 1] into [frames, 1,
-    1, 96] embeddings: a transpose first puts each frame's 96 values together (for one frame
-    it is the identity)."""
-    perm = _msg((1, "perm"), (20, 7), *((8, axis) for axis in (0, 2, 3, 1)))
-    transpose = _msg((1, last.inputs[0]), (2, "stream_by_frame"), (4, "Transpose"), (5, perm))
-    return emit(1, 2, transpose) + emit(1, 2, last.encode("stream_by_frame"))
-
-
-def streaming_model(embedding: bytes, melspec: bytes, audio_samples: int,
-                    frames: int = 1) -> StreamingModel:
+def streaming_model(embedding: bytes, melspec: bytes, audio_samples: int) -> StreamingModel:
     """openWakeWord's embedding model (an ONNX file's bytes), rewritten to stream, after its
-    melspectrogram model: ``audio_samples`` in (``frames`` frames and the melspectrogram's
-    context), ``frames`` embeddings out, one per frame (the same as ``frames`` runs of one)."""
+    melspectrogram model (``audio_samples`` per frame)."""
     model, graph = _graph(embedding)
     nodes = _nodes(graph)
     if len(nodes) < 3 or nodes[0].op != "Reshape" or nodes[-1].op != "Reshape":
         raise StreamingError("not a reshape, layers and a reshape")
     if _names(graph) & _names(_graph(melspec)[1]):
         raise StreamingError("the two models use the same names")
-    body, contexts = _layers(nodes[:-1], _initializers(graph))
-    body += _in_time_order(nodes[-1]) if frames > 1 else emit(1, 2, nodes[-1].encode(
-        nodes[-1].inputs[0]))
+    body, contexts = _layers(nodes, _initializers(graph))
     mel_input = nodes[0].outputs[0]
     tail = {"stream_tail_start": [-2], "stream_tail_end": [2**62], "stream_tail_axis": [2]}
     inits = [p for n, _, v in fields(graph) if n == 5 for p in _parts(5, v)]
     inits += [emit(5, 2, _tensor(k, np.array(v, np.int64))) for k, v in tail.items()]
     outputs: list[tuple[str, tuple[int, ...] | None]] = [(nodes[-1].outputs[0], None)]
     outputs += [(f"{name}_out", shape) for name, shape in contexts]
-    front, front_inits, audio = _front(melspec, mel_input, frames)
+    front, front_inits, audio = _front(melspec, mel_input)
     inputs: list[tuple[str, tuple[int, ...]]] = [(audio, (1, audio_samples)), (SCALE, ()),
                                                  (OFFSET, ()), *contexts]
     new = [front, body, *front_inits, *inits, emit(2, 2, b"streaming"),
