@@ -69,7 +69,7 @@ NOTHING_MOOT = Moot()
 
 @runtime_checkable
 class KnowsMoot(Protocol):
-    """An intent handler that can say which continuations are moot in its present state."""
+    """An intent handler that can say which longer commands are moot in its present state."""
 
     def moot(self) -> Moot: ...
 

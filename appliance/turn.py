@@ -83,7 +83,7 @@ class TurnContext:
     run_blocking: RunBlocking  # the transcriber's thread
     save_utterance: Callable[[Int16Array, str], None] | None = None
     remote: RemoteAssist | None = None  # Home Assistant's pipeline, when it answers turns
-    moot: Callable[[], Moot] = lambda: NOTHING_MOOT  # the skills' say, asked as a pause starts
+    moot: Callable[[], Moot] = lambda: NOTHING_MOOT  # the skills' say, asked per early transcript
 
 
 class Turn:
