@@ -63,6 +63,14 @@ class Moot:
     def __or__(self, other: Moot) -> Moot:
         return Moot(self.idle | other.idle, self.one_target | other.one_target)
 
+    @classmethod
+    def by_count(cls, count: int, *, idle: frozenset[str], one_target: frozenset[str]) -> Moot:
+        """A skill's say for ``count`` things (timers, alarms): none, its ``idle`` intents do
+        nothing; one, its ``one_target`` intents can only pick that one; more, nothing."""
+        if count == 0:
+            return cls(idle=idle)
+        return cls(one_target=one_target) if count == 1 else NOTHING_MOOT
+
 
 NOTHING_MOOT = Moot()
 

@@ -68,12 +68,9 @@ class AlarmSkill:
         that one (nothing is moot while an alarm rings)."""
         if self._ringing_alarm():
             return NOTHING_MOOT
-        count = len(self.book.schedule.alarms)
-        if count == 0:
-            return Moot(idle=frozenset({"AlarmCancel", "AlarmCancelAll"}))
-        if count == 1:
-            return Moot(one_target=frozenset({"AlarmCancel"}))
-        return NOTHING_MOOT
+        return Moot.by_count(len(self.book.schedule.alarms),
+                             idle=frozenset({"AlarmCancel", "AlarmCancelAll"}),
+                             one_target=frozenset({"AlarmCancel"}))
 
     def _ringing_alarm(self) -> bool:
         return any(item.kind == "alarm" for item in self.ringer.ringing.values())

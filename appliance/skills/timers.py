@@ -71,13 +71,10 @@ class TimerSkill:
         ringing timer is stopped by "cancel the timer", so then nothing is moot.)"""
         if self._ringing_timer():
             return NOTHING_MOOT
-        count = len(self.book.schedule.timers)
-        if count == 0:
-            return Moot(idle=frozenset({"TimerCancel", "TimerCancelAll", "TimerStatus",
-                                        "TimerAddTime"}))
-        if count == 1:
-            return Moot(one_target=frozenset({"TimerCancel", "TimerStatus"}))
-        return NOTHING_MOOT
+        return Moot.by_count(
+            len(self.book.schedule.timers),
+            idle=frozenset({"TimerCancel", "TimerCancelAll", "TimerStatus", "TimerAddTime"}),
+            one_target=frozenset({"TimerCancel", "TimerStatus"}))
 
     def _ringing_timer(self) -> bool:
         return any(item.kind == "timer" for item in self.ringer.ringing.values())
