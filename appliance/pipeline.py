@@ -40,7 +40,7 @@ from appliance.events import (
 )
 from appliance.remote import RemoteAssist
 from appliance.settings import Settings
-from appliance.stages import Stages, Workers, vocabulary_prompt
+from appliance.stages import Stages, VoiceActivity, Workers, vocabulary_prompt
 from appliance.supervisor import Supervisor
 from appliance.system.debug import save_utterance
 from appliance.turn import Timing, Turn, TurnContext
@@ -300,6 +300,7 @@ class Pipeline:
                     self.events.publish(WakeDetected(detection.wake_word, detection.score))
                     self._set_state(State.WAKE, detection.wake_word)
                     self._start_turn("wake", preroll=True, wake_word=detection.wake_word)
+                    await self._score_preroll()
         await self.finish()
 
     async def finish(self) -> None:
@@ -333,6 +334,14 @@ class Pipeline:
         self._begin(turn)
         self.events.publish(ListeningStarted(source, turn.session_id))
         self._set_state(State.LISTENING, source)
+
+    async def _score_preroll(self) -> None:
+        """The VAD's say on the new turn's pre-roll (before its next frame), from a fresh
+        state and leaving it fresh: what tells the wake word's end from the command."""
+        turn = self._turn
+        if turn is not None and turn.preroll:
+            turn.preroll_heard(await self._workers.frame(
+                fresh_scores, self.stages.vad, turn.frames[: turn.preroll]))
 
     def _begin(self, turn: Turn) -> asyncio.Task[None]:
         self._turn = self._last_turn = turn
@@ -394,6 +403,15 @@ class Pipeline:
         await self.supervisor.close()
         self._workers.close()
         self.stages.player.close()
+
+
+def fresh_scores(vad: VoiceActivity, frames: list[bytes]) -> list[float]:
+    """The VAD's probabilities for ``frames`` alone (reset before and after)."""
+    vad.reset()
+    try:
+        return [vad.process(frame) for frame in frames]
+    finally:
+        vad.reset()
 
 
 def _preroll_frames(settings: Settings) -> int:

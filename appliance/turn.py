@@ -45,7 +45,7 @@ from appliance.remote import NotAnswered, RemoteAssist, RemoteRun
 from appliance.settings import Settings
 from appliance.stages import Stages
 from appliance.stt import Transcript
-from appliance.vad import Endpoint, Endpointer
+from appliance.vad import Endpoint, Endpointer, wake_tail_frames
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -98,6 +98,10 @@ class Turn:
         self.timing = Timing()
         self.endpointer = Endpointer(ctx.settings.listen)
         self.frames: list[bytes] = list(preroll)
+        self.preroll = len(self.frames)
+        # The VAD's per frame: the pre-roll's (given by the pipeline once scored), the rest's
+        self._preroll_probabilities: list[float] | None = None
+        self._probabilities: list[float] = []
         self.listening = reply is None
         self._reply = reply
         self._last_speech_at = 0.0
@@ -119,7 +123,20 @@ class Turn:
     # -- listening (driven by the pipeline's frame loop) ------------------------------------
 
     def audio(self) -> Int16Array:
-        return np.frombuffer(b"".join(self.frames), dtype=np.int16).copy()
+        """What was said: the frames heard, without the wake word's end
+        (:func:`~appliance.vad.wake_tail_frames`)."""
+        return np.frombuffer(b"".join(self.frames[self.wake_tail():]), dtype=np.int16).copy()
+
+    def preroll_heard(self, probabilities: Iterable[float]) -> None:
+        """The VAD's probabilities for the pre-roll's frames."""
+        self._preroll_probabilities = list(probabilities)
+
+    def wake_tail(self) -> int:
+        """How many of the first frames hold the wake word's end, not the command."""
+        if not self.preroll or self._preroll_probabilities is None:
+            return 0
+        return wake_tail_frames(self._preroll_probabilities + self._probabilities,
+                                self.preroll, self.ctx.settings.listen.vad_threshold, FRAME_S)
 
     def hear(self, frame: bytes, probability: float) -> None:
         """One frame and its speech probability."""
@@ -128,6 +145,7 @@ class Turn:
         if probability >= self.ctx.settings.listen.vad_threshold:
             self._last_speech_at = time.monotonic()
         self.frames.append(frame)
+        self._probabilities.append(probability)
         if self._remote is not None:
             self._remote.audio(frame)
         outcome = self.endpointer.update(probability, FRAME_S)
@@ -273,6 +291,9 @@ class Turn:
         self._stage_started("stt")
         early = self._early is not None and self._early_speech_s == self.endpointer.speech_s
         _LOGGER.debug("transcribing: %s", "early result" if early else "now")
+        if tail := self.wake_tail():
+            _LOGGER.debug("the wake word's end and the pause after it (%.2fs) are not "
+                          "transcribed", tail * FRAME_S)
         audio = self.audio()
         if early and self._early is not None:
             pending, self._early = self._early, None

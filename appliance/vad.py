@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import importlib.util
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +72,37 @@ class SileroVad:
         if best is not None:
             self._last = best
         return self._last
+
+
+# The end of the wake word in a wake turn's first frames (``wake_tail_frames``): the wake word
+# fires before it ends, so the pre-roll and the next frame or two still hold its last syllable,
+# which Whisper may write as a word ("Press. Turn the volume down.", "Close set a timer...": 19+
+# of 180 fresh Piper renders after a pause of 0.15, 0.3 or 0.8 s, none once dropped,
+# 2026-12-02). A frame scores as silence below half the
+# speech threshold; a gap is ANSWER_PAUSE_S (two frames) of it; the wake word's end is looked
+# for up to TAIL_FRAMES frames after the pre-roll, and LEAD_FRAMES of the gap are kept.
+TAIL_FRAMES = 2
+LEAD_FRAMES = 2
+
+
+def wake_tail_frames(probabilities: Sequence[float], preroll: int, threshold: float,
+                     frame_s: float) -> int:
+    """How many of a wake turn's first frames are the end of the wake word: 0 unless they are
+    speech, then a gap of silence that starts within ``TAIL_FRAMES`` after the ``preroll``
+    frames, then speech again (the command). Speech run on from the wake word, with no gap,
+    is all kept, and so is a lone wake word (nothing said after it to tell the two apart).
+    ``probabilities``: the VAD's, one per frame from the first pre-roll frame."""
+    quiet = [p < threshold / 2 for p in probabilities]
+    gap = max(1, round(ANSWER_PAUSE_S / frame_s))
+    start = next((i for i, q in enumerate(quiet) if q), None)
+    if start is None or start == 0 or start > preroll + TAIL_FRAMES:
+        return 0
+    end = start
+    while end < len(quiet) and quiet[end]:
+        end += 1
+    if end - start < gap or end == len(quiet):
+        return 0  # no gap after it, or nothing said since
+    return max(start, end - LEAD_FRAMES)
 
 
 class Endpoint(enum.Enum):

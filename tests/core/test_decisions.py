@@ -1,4 +1,4 @@
-"""Pure decision logic, fed numbers: endpointer, wake decider, backoff."""
+"""Pure decision logic, fed numbers: endpointer, the wake word's end, wake decider, backoff."""
 
 from __future__ import annotations
 
@@ -6,7 +6,14 @@ import pytest
 
 from appliance.backoff import Backoff
 from appliance.settings import load_settings
-from appliance.vad import ANSWER_PAUSE_S, EARLY_PAUSE_S, Endpoint, Endpointer
+from appliance.vad import (
+    ANSWER_PAUSE_S,
+    EARLY_PAUSE_S,
+    LEAD_FRAMES,
+    Endpoint,
+    Endpointer,
+    wake_tail_frames,
+)
 from appliance.wake import Detection, WakeDecider
 
 F = 0.08  # one frame
@@ -65,6 +72,39 @@ def test_never_speaking_times_out() -> None:
 def test_talking_forever_is_cut_at_max_listen() -> None:
     out = feed(listen(max_listen_s=1.6), [0.9] * 30)
     assert out.index(Endpoint.MAX_LENGTH) == 19
+
+
+# A wake turn's first frames as the VAD scores them (after Piper renders of "Hey Jarvis.", a
+# pause, "Set a timer for ten seconds."): 3 of pre-roll, the wake word's end running one frame
+# past it, the pause, the command.
+TAIL = [0.83, 0.83, 0.75, 0.63]
+COMMAND = [0.72, 0.98, 0.98, 0.83]
+
+
+def tail(probs: list[float], preroll: int = 3) -> int:
+    return wake_tail_frames(probs, preroll, 0.5, F)
+
+
+def test_the_wake_words_end_before_a_pause_is_not_the_command() -> None:
+    probs = [*TAIL, 0.16, 0.05, 0.03, 0.03, *COMMAND]
+    assert tail(probs) == 8 - LEAD_FRAMES == 6  # the last two frames of the pause are kept
+    assert LEAD_FRAMES * F <= 0.16 + 1e-9
+    # a faint end (below the threshold, above half of it) is the wake word's too
+    assert tail([0.32, 0.43, 0.06, 0.03, 0.02, 0.01, 0.01, *COMMAND]) == 5
+    # a pause of exactly two frames is all kept, as the lead-in
+    assert tail([*TAIL, 0.16, 0.05, *COMMAND]) == 4
+
+
+def test_the_first_frames_are_kept_when_nothing_tells_the_wake_word_from_the_command() -> None:
+    assert tail([*TAIL, 0.16, *COMMAND]) == 0  # a one-frame gap is a gap between words
+    assert tail(TAIL + [0.9] * 3 + [0.05] * 4 + COMMAND) == 0  # speech ran on past the tail:
+    # a command said straight after the wake word (its first word may end in a pause)
+    assert tail(TAIL + [0.05] * 8) == 0  # nothing said after it (yet)
+    assert tail([0.02, 0.9, 0.9, 0.9, 0.05, 0.05, 0.05, *COMMAND]) == 0  # the pre-roll began
+    # quiet: the wake fired late, and what it holds may be the command's
+    assert tail(COMMAND * 3) == 0  # all speech
+    assert tail([]) == 0
+    assert tail(TAIL + [0.05] * 4 + COMMAND, preroll=0) == 0  # no pre-roll: nothing to drop
 
 
 def test_wake_decider_thresholds_per_model_and_refractory() -> None:

@@ -33,7 +33,7 @@ from appliance.events import (
     WakeDetected,
 )
 from appliance.events import StateChanged as StateChangedEvent
-from appliance.pipeline import Pipeline
+from appliance.pipeline import Pipeline, fresh_scores
 from appliance.turn import TOO_LONG
 from appliance.vad import ANSWER_PAUSE_S, EARLY_PAUSE_S
 from tests.scripted import ScriptedMic, next_state, states
@@ -556,6 +556,48 @@ async def test_a_command_said_under_the_chime_is_heard_from_its_first_frame() ->
     assert fakes.player.chimes == 1
     (call,) = fakes.stt.calls
     assert call.speech_frames == 1 + round(1.0 / 0.08)  # the wake frame and every word after it
+
+
+async def hear_after_the_wake_word(gap_s: float) -> tuple[FakeStt, Fakes]:
+    """The wake word's end before and after the frame it fires on (the VAD calls it speech),
+    ``gap_s`` of silence, then a 1 s command."""
+    pipeline, fakes = fake_pipeline()
+    pipeline.add_intent_handler(Answers())
+    async with running(pipeline) as mic:
+        with pipeline.events.subscribe() as sub:
+            mic.say(speech_frames(0.16))
+            mic.say(wake_frames())
+            mic.say(speech_frames(0.08))
+            mic.say(silence(gap_s))
+            mic.say(speech_frames(1.0))
+            mic.say(silence(0.6))
+            await next_state(sub, State.IDLE, 5)
+    return fakes.stt, fakes
+
+
+async def test_the_wake_words_end_is_not_transcribed_when_a_pause_follows_it() -> None:
+    stt, _ = await hear_after_the_wake_word(0.4)
+    assert stt.calls[-1].speech_frames == round(1.0 / 0.08)  # the command's frames alone
+
+
+def test_the_pre_roll_is_scored_from_a_fresh_vad_and_left_fresh() -> None:
+    log: list[str] = []
+
+    class Vad:
+        def process(self, frame: bytes) -> float:
+            log.append(f"process {frame!r}")
+            return len(frame) / 10
+
+        def reset(self) -> None:
+            log.append("reset")
+
+    assert fresh_scores(Vad(), [b"a", b"bb"]) == [0.1, 0.2]
+    assert log == ["reset", "process b'a'", "process b'bb'", "reset"]
+
+
+async def test_speech_run_on_from_the_wake_word_is_all_transcribed() -> None:
+    stt, _ = await hear_after_the_wake_word(0.08)  # one frame: a gap between words
+    assert stt.calls[-1].speech_frames == 2 + 1 + 1 + round(1.0 / 0.08)
 
 
 async def test_an_announcement_is_spoken_and_cut_by_stop() -> None:
