@@ -76,11 +76,11 @@ class SileroVad:
 
 # The end of the wake word in a wake turn's first frames (``wake_tail_frames``): the wake word
 # fires before it ends, so the pre-roll and the next frame or two still hold its last syllable,
-# which Whisper may write as a word ("Press. Turn the volume down.", "Close set a timer...": 19+
-# of 180 fresh Piper renders after a pause of 0.15, 0.3 or 0.8 s, none once dropped,
-# 2026-12-02). A frame scores as silence below half the
-# speech threshold; a gap is ANSWER_PAUSE_S (two frames) of it; the wake word's end is looked
-# for up to TAIL_FRAMES frames after the pre-roll, and LEAD_FRAMES of the gap are kept.
+# which Whisper may write as a word ("Press. Turn the volume down.", "Close set a timer...": at
+# least 19 of 180 fresh Piper renders after a pause of 0.15, 0.3 or 0.8 s; none once dropped,
+# 2026-12-02). A frame scores as silence below half the speech threshold; a gap is
+# ANSWER_PAUSE_S (two frames) of it; the wake word's end is looked for up to TAIL_FRAMES frames
+# after the pre-roll, and LEAD_FRAMES of the gap are kept.
 TAIL_FRAMES = 2
 LEAD_FRAMES = 2
 
