@@ -122,10 +122,11 @@ class Turn:
 
     # -- listening (driven by the pipeline's frame loop) ------------------------------------
 
-    def audio(self) -> Int16Array:
-        """What was said: the frames heard, without the wake word's end
-        (:func:`~appliance.vad.wake_tail_frames`)."""
-        return np.frombuffer(b"".join(self.frames[self.wake_tail():]), dtype=np.int16).copy()
+    def audio(self, skip: int | None = None) -> Int16Array:
+        """What was said: the frames heard, without the first ``skip`` (by default the wake
+        word's end, :meth:`wake_tail`)."""
+        skip = self.wake_tail() if skip is None else skip
+        return np.frombuffer(b"".join(self.frames[skip:]), dtype=np.int16).copy()
 
     def preroll_heard(self, probabilities: Iterable[float]) -> None:
         """The VAD's probabilities for the pre-roll's frames."""
@@ -294,7 +295,7 @@ class Turn:
         if tail := self.wake_tail():
             _LOGGER.debug("the wake word's end and the pause after it (%.2fs) are not "
                           "transcribed", tail * FRAME_S)
-        audio = self.audio()
+        audio = self.audio(tail)
         if early and self._early is not None:
             pending, self._early = self._early, None
             transcript = await pending

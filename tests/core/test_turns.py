@@ -558,7 +558,7 @@ async def test_a_command_said_under_the_chime_is_heard_from_its_first_frame() ->
     assert call.speech_frames == 1 + round(1.0 / 0.08)  # the wake frame and every word after it
 
 
-async def hear_after_the_wake_word(gap_s: float) -> tuple[FakeStt, Fakes]:
+async def hear_after_the_wake_word(gap_s: float) -> FakeStt:
     """The wake word's end before and after the frame it fires on (the VAD calls it speech),
     ``gap_s`` of silence, then a 1 s command."""
     pipeline, fakes = fake_pipeline()
@@ -572,11 +572,11 @@ async def hear_after_the_wake_word(gap_s: float) -> tuple[FakeStt, Fakes]:
             mic.say(speech_frames(1.0))
             mic.say(silence(0.6))
             await next_state(sub, State.IDLE, 5)
-    return fakes.stt, fakes
+    return fakes.stt
 
 
 async def test_the_wake_words_end_is_not_transcribed_when_a_pause_follows_it() -> None:
-    stt, _ = await hear_after_the_wake_word(0.4)
+    stt = await hear_after_the_wake_word(0.4)
     assert stt.calls[-1].speech_frames == round(1.0 / 0.08)  # the command's frames alone
 
 
@@ -596,7 +596,7 @@ def test_the_pre_roll_is_scored_from_a_fresh_vad_and_left_fresh() -> None:
 
 
 async def test_speech_run_on_from_the_wake_word_is_all_transcribed() -> None:
-    stt, _ = await hear_after_the_wake_word(0.08)  # one frame: a gap between words
+    stt = await hear_after_the_wake_word(0.08)  # one frame: a gap between words
     assert stt.calls[-1].speech_frames == 2 + 1 + 1 + round(1.0 / 0.08)
 
 
