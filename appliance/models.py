@@ -218,7 +218,8 @@ def probe_tflite(script: str, path: Path, arg: Path,
     """What a TFLite runtime makes of the model file ``path``, tried in a child process first
     (on a damaged file the runtime crashes the process instead of raising): ``script`` run with
     ``arg`` prints, as its last line, a JSON list of what it found or the error's text. A file
-    that is not TFLite, a child that fails or prints no list is ``not_model(why)``."""
+    that is not TFLite, a child that fails or prints no list is ``not_model(why)``; the
+    runtime's own error comes after "TFLite cannot read it"."""
     try:
         with path.open("rb") as f:
             if f.read(8)[4:8] != b"TFL3":
@@ -229,7 +230,10 @@ def probe_tflite(script: str, path: Path, arg: Path,
     except (OSError, subprocess.TimeoutExpired, ValueError, IndexError) as err:
         raise not_model(f"it could not be tried: {one_line(err)}") from err
     if not isinstance(found, list):
-        raise not_model(found or "TFLite cannot read it (damaged or cut?)")
+        # (what the runtime makes of a cut file varies from run to run: it crashes, or raises
+        # its own reason; either way the line says the same first)
+        raise not_model(f"TFLite cannot read it: {found}" if found
+                        else "TFLite cannot read it (damaged or cut?)")
     return found
 
 

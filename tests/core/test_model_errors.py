@@ -119,8 +119,9 @@ def test_a_broken_voice_is_one_error_line(case: str, tmp_path: Path) -> None:
 
 ONNX_WAKE = npm_models.installed_dir()
 # Each wake case: (engine, what to build in the folder -> the model path, what the error says).
-# A cut TFLite file is read past its end by the runtime: it fails to load, or (seen once in
-# the whole suite) loads as a model with an empty input; either way one error line.
+# A cut TFLite file is read past its end by the runtime: it crashes, raises its own reason
+# ("Tensor 7 specifies out of range buffer ...", seen once), or (seen once in the whole suite)
+# loads as a model with an empty input; either way one error line.
 CUT_TFLITE = ("TFLite cannot read it", "it reads [[]], not one window of embeddings")
 WAKE_MODELS: dict[str, tuple[str, Callable[[Path], Path], str | tuple[str, ...]]] = {
     "onnx: random bytes": ("onnx", lambda d: garbage(d / "w.onnx"),
