@@ -248,9 +248,29 @@ def _layers(nodes: list[_Node], shapes: dict[str, tuple[int, ...]]
     return body, contexts
 
 
-def _front(melspec: bytes, mel_input: str) -> tuple[bytes, list[bytes | memoryview], str]:
+def _per_frame(nodes: list[_Node], raw: list[bytes]) -> list[bytes]:
+    """The melspectrogram's nodes, clipping each frame (a row of the batch) to 80 dB under its
+    own loudest value, not the batch's: its ReduceMax over each row, its last Clip as Max and
+    Min (Clip takes one bound for all)."""
+    reduce = [i for i, node in enumerate(nodes) if node.op == "ReduceMax"]
+    last = nodes[-1]
+    if len(reduce) != 1 or last.op != "Clip" or len(last.inputs) != 3:
+        raise StreamingError("the melspectrogram does not end in a ReduceMax and a Clip")
+    out = list(raw)
+    node = nodes[reduce[0]]
+    out[reduce[0]] = _msg((1, node.inputs[0]), (2, node.outputs[0]), (4, "ReduceMax"),
+                          (5, _msg((1, "axes"), (8, 1), (8, 2), (8, 3), (20, 7))),
+                          (5, _msg((1, "keepdims"), (3, 1), (20, 2))))
+    x, low, high = last.inputs
+    out[-1:] = [_msg((1, x), (1, low), (2, "stream_mel_floor"), (4, "Max")),
+                _msg((1, "stream_mel_floor"), (1, high), (2, last.outputs[0]), (4, "Min"))]
+    return out
+
+
+def _front(melspec: bytes, mel_input: str, frames: int
+           ) -> tuple[bytes, list[bytes | memoryview], str]:
     """The melspectrogram model's nodes and initializers, then the mel rows' scale into
-    ``mel_input``; and the name of its audio input."""
+    ``mel_input`` (``frames`` frames' rows); and the name of its audio input."""
     _, graph = _graph(melspec)
     nodes = _nodes(graph)
     inputs = [bytes(v) for n, _, v in fields(graph) if n == 11]
@@ -259,7 +279,8 @@ def _front(melspec: bytes, mel_input: str) -> tuple[bytes, list[bytes | memoryvi
     if not audio or not nodes or len(nodes[-1].outputs) != 1:
         raise StreamingError("the melspectrogram model has one input and one output")
     mel = nodes[-1].outputs[0]
-    body = b"".join(emit(1, 2, v) for n, _, v in fields(graph) if n == 1)
+    raw = [bytes(v) for n, _, v in fields(graph) if n == 1]
+    body = b"".join(emit(1, 2, v) for v in (raw if frames == 1 else _per_frame(nodes, raw)))
     body += emit(1, 2, _msg((1, mel), (1, "stream_mel_shape"), (2, "stream_mel"),
                             (4, "Reshape")))
     body += emit(1, 2, _msg((1, "stream_mel"), (1, "stream_ten"), (2, "stream_mel_10"),
@@ -269,31 +290,40 @@ def _front(melspec: bytes, mel_input: str) -> tuple[bytes, list[bytes | memoryvi
     body += emit(1, 2, _msg((1, "stream_mel_scaled"), (1, OFFSET), (2, mel_input),
                             (4, "Add")))
     constants: dict[str, npt.NDArray[Any]] = {
-        "stream_mel_shape": np.array([1, 1, MEL_ROWS_PER_FRAME, MEL_BANDS], np.int64),
+        "stream_mel_shape": np.array([1, 1, MEL_ROWS_PER_FRAME * frames, MEL_BANDS], np.int64),
         "stream_ten": np.array(10, np.float32)}
     inits = [p for n, _, v in fields(graph) if n == 5 for p in _parts(5, v)]
     inits += [emit(5, 2, _tensor(k, v)) for k, v in constants.items()]
     return body, inits, audio
 
 
-def streaming_model(embedding: bytes, melspec: bytes, audio_samples: int) -> StreamingModel:
+def streaming_model(embedding: bytes, melspec: bytes, audio_samples: int,
+                    frames: int = 1) -> StreamingModel:
     """openWakeWord's embedding model (an ONNX file's bytes), rewritten to stream, after its
-    melspectrogram model (``audio_samples`` per frame)."""
+    melspectrogram model: ``frames`` frames a run, one embedding each (output 0 is [frames, 1,
+    1, 96]). The audio input is [frames, audio_samples]: each frame with the context before it,
+    as the melspectrogram is taken one frame at a time (it clips each to its own loudest row,
+    so one over two frames differs where a quiet frame meets a loud one). The contexts are the
+    same whatever ``frames`` is: models streaming one frame and two take each other's."""
     model, graph = _graph(embedding)
     nodes = _nodes(graph)
     if len(nodes) < 3 or nodes[0].op != "Reshape" or nodes[-1].op != "Reshape":
         raise StreamingError("not a reshape, layers and a reshape")
     if _names(graph) & _names(_graph(melspec)[1]):
         raise StreamingError("the two models use the same names")
-    body, contexts = _layers(nodes, _initializers(graph))
+    body, contexts = _layers(nodes[:-1], _initializers(graph))
+    last = nodes[-1]  # the embeddings' reshape, after putting time first: [1, 96, frames, 1]
+    body += emit(1, 2, _msg((1, last.inputs[0]), (2, "stream_embeddings"), (4, "Transpose"),
+                            (5, _msg((1, "perm"), (8, 0), (8, 2), (8, 3), (8, 1), (20, 7)))))
+    body += emit(1, 2, last.encode("stream_embeddings"))
     mel_input = nodes[0].outputs[0]
     tail = {"stream_tail_start": [-2], "stream_tail_end": [2**62], "stream_tail_axis": [2]}
     inits = [p for n, _, v in fields(graph) if n == 5 for p in _parts(5, v)]
     inits += [emit(5, 2, _tensor(k, np.array(v, np.int64))) for k, v in tail.items()]
     outputs: list[tuple[str, tuple[int, ...] | None]] = [(nodes[-1].outputs[0], None)]
     outputs += [(f"{name}_out", shape) for name, shape in contexts]
-    front, front_inits, audio = _front(melspec, mel_input)
-    inputs: list[tuple[str, tuple[int, ...]]] = [(audio, (1, audio_samples)), (SCALE, ()),
+    front, front_inits, audio = _front(melspec, mel_input, frames)
+    inputs: list[tuple[str, tuple[int, ...]]] = [(audio, (frames, audio_samples)), (SCALE, ()),
                                                  (OFFSET, ()), *contexts]
     new = [front, body, *front_inits, *inits, emit(2, 2, b"streaming"),
            *(emit(11, 2, _value_info(n, s)) for n, s in inputs),
