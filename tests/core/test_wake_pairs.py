@@ -24,7 +24,7 @@ def index(frame_: bytes) -> int:
 class ScriptedEngine:
     """Scores from a script, frame by frame; remembers how each frame was scored."""
 
-    names = ("hey_jarvis",)
+    names: tuple[str, ...] = ("hey_jarvis",)
 
     def __init__(self, scores: list[float]) -> None:
         self.script = scores
