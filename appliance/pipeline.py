@@ -295,6 +295,8 @@ class Pipeline:
             elif stages.wake.enabled and self._state is not State.THINKING:
                 # (not while thinking: the wake word's model would take the CPU the
                 # transcription needs; barge-in works while speaking)
+                if stages.wake.hold(frame, self._t_s):
+                    continue  # scored with the next frame
                 detection = await self._workers.frame(stages.wake.process, frame, self._t_s)
                 if detection is not None:
                     self.events.publish(WakeDetected(detection.wake_word, detection.score))

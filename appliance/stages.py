@@ -48,6 +48,10 @@ class WakeDetector(Protocol):
 
     def process(self, frame: bytes, t_s: float) -> Detection | None: ...
 
+    def hold(self, frame: bytes, t_s: float) -> bool:
+        """True: ``frame`` is kept for the next ``process`` and needs no work now (so no hand-off
+        to a worker thread, which costs about 0.3 ms of CPU here)."""
+
     def select(self, name: str) -> None: ...
 
     def set_threshold(self, threshold: float) -> None: ...

@@ -470,14 +470,22 @@ class WakeWord:
             else:  # (the engine was swapped meanwhile)
                 first, second = engine.scores(held[0]), engine.scores(frame)
             detection = self._decide(first, held[1]) or self._decide(second, t_s)
-        elif self._calm and isinstance(engine, PairedWakeEngine):
-            self._held = frame, t_s
+        elif self.hold(frame, t_s):
             return None
         else:
             detection = self._decide(engine.scores(frame), t_s)
         if detection is not None:
             self.reset()
         return detection if self.enabled else None
+
+    def hold(self, frame: bytes, t_s: float) -> bool:
+        """Keep ``frame`` to score with the next one (True), when the engine scores pairs, no
+        frame is waiting and the scores are calm."""
+        if self._held is not None or not self._calm or len(frame) != FRAME_BYTES or \
+                not isinstance(self.engine, PairedWakeEngine):
+            return False
+        self._held = frame, t_s
+        return True
 
     def _decide(self, scores: dict[str, float], t_s: float) -> Detection | None:
         if self.active is not None:

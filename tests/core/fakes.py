@@ -70,6 +70,9 @@ class FakeWake:
             return None
         return Detection(self.active or self._names[0], 0.9)
 
+    def hold(self, frame: bytes, t_s: float) -> bool:
+        return False
+
     def select(self, name: str) -> None:
         if name not in self._names:
             raise ValueError(f"no wake word {name!r}")

@@ -102,3 +102,18 @@ def test_calm_is_per_model_threshold() -> None:
     assert calm({"a": 0.04, "b": 0.08}, thresholds)
     assert not calm({"a": 0.05, "b": 0.0}, thresholds)
     assert not calm({"a": 0.0, "b": 0.1}, thresholds)
+
+
+def test_hold_keeps_a_calm_frame_without_scoring_it() -> None:
+    """What the pipeline asks first, on its own thread: a frame kept needs no worker."""
+    engine = ScriptedPairs([0.0, 0.0, 0.0, 0.3])
+    wake = WakeWord(load_settings().wake, engine)
+    assert wake.hold(frame(0), 0.0)
+    assert not wake.hold(frame(1), 0.08)  # one is waiting already: this one completes the pair
+    assert wake.process(frame(1), 0.08) is None
+    assert engine.runs == [(0, 1)]
+    assert wake.hold(frame(2), 0.16)
+    assert wake.process(frame(3), 0.24) is None
+    assert engine.runs == [(0, 1), (2, 3)]
+    assert not wake.hold(frame(0), 0.32)  # the newest frame scored 0.3: the next is scored now
+    assert not WakeWord(load_settings().wake, ScriptedEngine([0.0])).hold(frame(0), 0.0)
