@@ -6,7 +6,8 @@ one new embedding, and every activation the window's older rows give was already
 the frames before. :func:`streaming_model` rewrites the model (read with a small protobuf reader:
 onnx itself is not a dependency) so that each time-wide convolution reads the last rows of its
 input from a *context* input and returns the new context as an output: the same arithmetic as
-the whole 76-row window, one eighth of the work, one ``run`` per frame.
+the whole 76-row window, one eighth of the work, one ``run`` per frame (or one per two frames:
+the same contexts, the two frames' melspectrograms taken apart).
 """
 
 from __future__ import annotations
@@ -249,9 +250,9 @@ def _layers(nodes: list[_Node], shapes: dict[str, tuple[int, ...]]
 
 
 def _per_frame(nodes: list[_Node], raw: list[bytes]) -> list[bytes]:
-    """The melspectrogram's nodes, clipping each frame (a row of the batch) to 80 dB under its
-    own loudest value, not the batch's: its ReduceMax over each row, its last Clip as Max and
-    Min (Clip takes one bound for all)."""
+    """The melspectrogram's nodes, clipping each frame (a row of the batch) to its range under
+    its own loudest value, not the batch's: its ReduceMax over each row, its last Clip as Max
+    and Min (Clip takes one bound for the whole tensor)."""
     reduce = [i for i, node in enumerate(nodes) if node.op == "ReduceMax"]
     last = nodes[-1]
     if len(reduce) != 1 or last.op != "Clip" or len(last.inputs) != 3:
