@@ -77,10 +77,13 @@ class PairedWakeEngine(WakeEngine, Protocol):
         """Two frames in one run: the scores two calls of ``scores`` give, for less CPU."""
 
 
-# A frame may wait for the next one (to be scored as a pair) while every score is below this
-# share of its threshold: the frame before the first frame over it scored 0.09-0.46 in 11
-# renders of "Hey Jarvis" by three engines (threshold 0.5), so a detection comes on time.
+# A frame may wait for the next one (to be scored as a pair) once CALM_FRAMES frames in a row
+# scored below CALM_SHARE of their threshold. The frame before the first one over it scored
+# 0.04-0.50 (86 of 87 at least 0.05) in 11 renders of "Hey Jarvis" by three engines at 8
+# alignments (threshold 0.5); one of the many-voice benchmark's renders dips on the way up
+# (0.06, 0.33, 0.02, 0.88), hence two frames.
 CALM_SHARE = 0.1
+CALM_FRAMES = 2
 
 
 def calm(scores: dict[str, float], thresholds: dict[str, float]) -> bool:
@@ -438,8 +441,8 @@ class WakeWord:
 
     With an engine that scores two frames in one run (``onnx``), a frame waits for the next
     while the scores are :func:`calm`, and the two are scored together: the same scores and
-    detections, a detection at most one frame later (only when a frame far below the
-    threshold is followed by one over it), for about a fifth less of the daemon's CPU.
+    detections, a detection at most one frame later (only when two calm frames are followed
+    by one over the threshold), for about a fifth less of the daemon's CPU.
     """
 
     def __init__(self, settings: WakeSettings, engine: WakeEngine | None = None) -> None:
@@ -453,7 +456,7 @@ class WakeWord:
         self.enabled = True
         self.active: str | None = None  # None: every model can wake it; a name: only that one
         self._held: tuple[bytes, float] | None = None  # a frame waiting for the next
-        self._calm = True
+        self._calm_frames = CALM_FRAMES  # calm frames in a row (a reset is silence)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -480,8 +483,9 @@ class WakeWord:
 
     def hold(self, frame: bytes, t_s: float) -> bool:
         """Keep ``frame`` to score with the next one (True), when the engine scores pairs, no
-        frame is waiting and the scores are calm."""
-        if self._held is not None or not self._calm or len(frame) != FRAME_BYTES or \
+        frame is waiting and the last ``CALM_FRAMES`` frames were calm."""
+        if self._held is not None or self._calm_frames < CALM_FRAMES or \
+                len(frame) != FRAME_BYTES or \
                 not isinstance(self.engine, PairedWakeEngine):
             return False
         self._held = frame, t_s
@@ -490,7 +494,7 @@ class WakeWord:
     def _decide(self, scores: dict[str, float], t_s: float) -> Detection | None:
         if self.active is not None:
             scores = {self.active: scores[self.active]}
-        self._calm = calm(scores, self.decider.thresholds)
+        self._calm_frames = self._calm_frames + 1 if calm(scores, self.decider.thresholds) else 0
         return self.decider.update(scores, t_s)
 
     def select(self, name: str) -> None:
@@ -511,7 +515,7 @@ class WakeWord:
 
     def reset(self) -> None:
         self.engine.reset()
-        self._held, self._calm = None, True
+        self._held, self._calm_frames = None, CALM_FRAMES
 
 
 def wake_model_info(settings: WakeSettings) -> list[ModelInfo]:

@@ -61,9 +61,9 @@ def test_calm_frames_are_scored_two_at_a_time() -> None:
 
 def test_a_score_near_the_threshold_has_the_next_frames_scored_as_they_come() -> None:
     near = CALM_SHARE * 0.5  # not calm: the next frame may be the wake word's
-    engine = ScriptedPairs([0.0, near, 0.3, 0.01, 0.0, 0.0])
-    assert run(engine, 6) == []
-    assert engine.runs == [(0, 1), (2,), (3,), (4, 5)]
+    engine = ScriptedPairs([0.0, near, 0.3, 0.01, 0.0, 0.0, 0.0])
+    assert run(engine, 7) == []
+    assert engine.runs == [(0, 1), (2,), (3,), (4,), (5, 6)]  # pairs after two calm frames
 
 
 def test_a_wake_word_rising_past_calm_is_heard_on_its_own_frame() -> None:
@@ -72,6 +72,13 @@ def test_a_wake_word_rising_past_calm_is_heard_on_its_own_frame() -> None:
     assert run(engine, 8) == [4]
     assert engine.runs[:3] == [(0, 1), (2, 3), (4,)]
     assert engine.resets == 1
+
+
+def test_a_score_that_dips_on_its_way_up_does_not_make_the_wake_word_wait() -> None:
+    """One render of the many-voice benchmark (flite's slt): 0.06, 0.33, 0.02, then 0.88."""
+    engine = ScriptedPairs([0.0, 0.0, 0.058, 0.332, 0.02, 0.88, 0.99, 0.0])
+    assert run(engine, 8) == [5]
+    assert engine.runs[:4] == [(0, 1), (2, 3), (4,), (5,)]
 
 
 def test_a_wake_word_on_a_waiting_frame_is_heard_with_the_next_one() -> None:
